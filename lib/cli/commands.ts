@@ -1,0 +1,49 @@
+/**
+ * The table of commands. Only names, summaries and lazy loaders live here, so `ocibox --help`
+ * and the dispatch in main.ts load no command code.
+ * @module
+ */
+
+/** What every command module exports. */
+export interface CommandModule {
+  /** Full help text for `ocibox CMD --help`. */
+  readonly help: string;
+  /** Runs the command with the arguments after its name; resolves to the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** One row of the command table. */
+export interface CommandInfo {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<CommandModule>;
+}
+
+/** Every command, in the order `ocibox --help` lists them. */
+export const COMMANDS: readonly CommandInfo[] = [
+  {
+    name: "inspect",
+    summary: "show an image's manifest, config and layers (skopeo inspect JSON)",
+    load: () => import("./inspect.ts"),
+  },
+  {
+    name: "copy",
+    summary: "copy an image between transports (oci:, oci-archive:, docker-archive:, dir:)",
+    load: () => import("./copy.ts"),
+  },
+  {
+    name: "unpack",
+    summary: "unpack an image into a runtime bundle (rootfs/ and config.json)",
+    load: () => import("./unpack.ts"),
+  },
+  {
+    name: "append",
+    summary: "make a new image from a base (or scratch) plus a layer",
+    load: () => import("./append.ts"),
+  },
+];
+
+/** Looks a command up by name. */
+export function findCommand(name: string): CommandInfo | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,104 @@
+/**
+ * Typed errors shared by every layer of ocibox. Each class carries a stable `code` that scripts
+ * and tests can match on; the message is one line saying what failed, where, and why.
+ *
+ * @example
+ * ```ts
+ * import { DigestMismatchError } from "./errors.ts";
+ * try {
+ *   throw new DigestMismatchError("blob", "sha256:aa", "sha256:bb");
+ * } catch (e) {
+ *   if (e instanceof DigestMismatchError) console.log(e.code); // "DIGEST_MISMATCH"
+ * }
+ * ```
+ * @module
+ */
+
+/** Base class of every error ocibox raises on purpose. */
+export class OciboxError extends Error {
+  /** Stable machine-readable code, e.g. `DIGEST_MISMATCH`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The command line was wrong: exit code 2. */
+export class UsageError extends OciboxError {
+  constructor(message: string) {
+    super("USAGE", message);
+  }
+}
+
+/** A digest string does not follow the spec's grammar or its algorithm's encoding. */
+export class InvalidDigestError extends OciboxError {
+  constructor(readonly digest: string, reason: string) {
+    super("DIGEST_INVALID", `invalid digest ${JSON.stringify(digest)}: ${reason}`);
+  }
+}
+
+/** Content does not hash to the digest that was expected for it. */
+export class DigestMismatchError extends OciboxError {
+  constructor(readonly what: string, readonly expected: string, readonly actual: string) {
+    super("DIGEST_MISMATCH", `${what}: digest mismatch: expected ${expected}, got ${actual}`);
+  }
+}
+
+/** Content is longer or shorter than the size that was expected for it. */
+export class SizeMismatchError extends OciboxError {
+  constructor(readonly what: string, readonly expected: number, readonly actual: number) {
+    super("SIZE_MISMATCH", `${what}: size mismatch: expected ${expected} bytes, got ${actual}`);
+  }
+}
+
+/** A manifest, index, config or layout file is not valid per its spec. */
+export class InvalidImageError extends OciboxError {
+  constructor(readonly what: string, reason: string) {
+    super("IMAGE_INVALID", `${what}: ${reason}`);
+  }
+}
+
+/** A tar stream is malformed (bad checksum, truncated, unsupported entry type ...). */
+export class TarFormatError extends OciboxError {
+  constructor(reason: string, readonly offset?: number) {
+    super(
+      "TAR_INVALID",
+      offset === undefined ? `tar: ${reason}` : `tar: ${reason} (at byte ${offset})`,
+    );
+  }
+}
+
+/** A layer entry would create, change or follow something outside its root. */
+export class UnsafePathError extends OciboxError {
+  constructor(readonly path: string, reason: string) {
+    super("UNSAFE_PATH", `unsafe path ${JSON.stringify(path)}: ${reason}`);
+  }
+}
+
+/** Something named by the user does not exist (image, tag, blob, file). */
+export class NotFoundError extends OciboxError {
+  constructor(message: string) {
+    super("NOT_FOUND", message);
+  }
+}
+
+/** The input is valid but asks for something ocibox does not do (yet). */
+export class UnsupportedError extends OciboxError {
+  constructor(message: string) {
+    super("UNSUPPORTED", message);
+  }
+}
+
+/** An operation was stopped through its AbortSignal (Ctrl-C, timeout). */
+export class AbortedError extends OciboxError {
+  constructor(message = "operation aborted") {
+    super("ABORTED", message);
+  }
+}
+
+/** Throws {@linkcode AbortedError} when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError();
+}

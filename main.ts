@@ -1,0 +1,84 @@
+/**
+ * ocibox entry point: parses the global flags and the command word, loads that command's module
+ * lazily and maps errors to exit codes (0 ok, 1 failure, 2 usage error).
+ * @module
+ */
+import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
+import { UsageError } from "./lib/errors.ts";
+
+const VERSION = "0.1.0";
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "ocibox: OCI images, registries and containers in one program",
+    "",
+    "Usage: ocibox [--debug] COMMAND [FLAGS] [ARGS]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Global flags:",
+    "  --debug     print stack traces on errors",
+    "  --version   print the version",
+    "  -h, --help  print this help; `ocibox COMMAND --help` for a command",
+  ].join("\n");
+}
+
+/** Runs ocibox with `argv`; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let debug = false;
+  let i = 0;
+  for (; i < argv.length && argv[i].startsWith("-"); i++) {
+    const flag = argv[i];
+    if (flag === "--debug") debug = true;
+    else if (flag === "--version") {
+      console.log(`ocibox version ${VERSION}`);
+      return 0;
+    } else if (flag === "--help" || flag === "-h") {
+      console.log(usage());
+      return 0;
+    } else {
+      return fail(new UsageError(`unknown global flag ${flag}; see ocibox --help`), debug);
+    }
+  }
+  const word = argv[i];
+  if (word === undefined || word === "help") {
+    console.log(usage());
+    return word === undefined ? 2 : 0;
+  }
+  const info = findCommand(word);
+  if (!info) {
+    return fail(
+      new UsageError(`unknown command ${JSON.stringify(word)}; see ocibox --help`),
+      debug,
+    );
+  }
+  try {
+    const mod = await info.load();
+    const rest = argv.slice(i + 1);
+    if (rest.includes("--help") || rest.includes("-h")) {
+      const dd = rest.indexOf("--");
+      const h = Math.max(rest.indexOf("--help"), rest.indexOf("-h"));
+      if (dd === -1 || h < dd) {
+        console.log(mod.help);
+        return 0;
+      }
+    }
+    return await mod.run(rest);
+  } catch (e) {
+    return fail(e, debug);
+  }
+}
+
+function fail(e: unknown, debug: boolean): number {
+  if (debug && e instanceof Error && e.stack) console.error(e.stack);
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(`error: ${msg.split("\n")[0]}`);
+  return e instanceof UsageError ? 2 : 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
