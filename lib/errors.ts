@@ -39,6 +39,13 @@ export class InvalidDigestError extends OciboxError {
   }
 }
 
+/** An image reference (`name[:tag][@digest]`, a layout ref name) does not follow its grammar. */
+export class InvalidReferenceError extends OciboxError {
+  constructor(readonly reference: string, reason: string) {
+    super("REFERENCE_INVALID", `invalid reference ${JSON.stringify(reference)}: ${reason}`);
+  }
+}
+
 /** Content does not hash to the digest that was expected for it. */
 export class DigestMismatchError extends OciboxError {
   constructor(readonly what: string, readonly expected: string, readonly actual: string) {
@@ -77,10 +84,24 @@ export class UnsafePathError extends OciboxError {
   }
 }
 
+/** A layer entry could not be applied to the rootfs (the cause names the system error). */
+export class LayerApplyError extends OciboxError {
+  constructor(readonly path: string, reason: string, options?: ErrorOptions) {
+    super("LAYER_APPLY", `layer entry ${JSON.stringify(path)}: ${reason}`, options);
+  }
+}
+
 /** Something named by the user does not exist (image, tag, blob, file). */
 export class NotFoundError extends OciboxError {
   constructor(message: string) {
     super("NOT_FOUND", message);
+  }
+}
+
+/** A user or group name in a user spec (e.g. `Config.User`) is not in the container's files. */
+export class UserNotFoundError extends OciboxError {
+  constructor(readonly kind: "user" | "group", readonly lookupName: string, reason: string) {
+    super("USER_NOT_FOUND", `${kind} ${JSON.stringify(lookupName)} not found: ${reason}`);
   }
 }
 

@@ -1,0 +1,453 @@
+import assert from "node:assert/strict";
+import { InvalidImageError, UnsupportedError, UserNotFoundError } from "../errors.ts";
+import { defaultSpec } from "./default_spec.ts";
+import { type ImageConfigInput, specFromImageConfig } from "./image_to_spec.ts";
+import type { Spec } from "./spec_types.ts";
+
+const PASSWD = [
+  "root:x:0:0:root:/root:/bin/sh",
+  "alice:x:1000:1000:Alice:/home/alice:/bin/sh",
+  "bob:x:1001:1001::/home/bob:/bin/sh",
+  "",
+].join("\n");
+const GROUP = [
+  "root:x:0:",
+  "wheel:x:10:alice,bob,root",
+  "alice:x:1000:",
+  "bob:x:1001:",
+  "staff:x:50:alice",
+  "",
+].join("\n");
+
+function image(config: ImageConfigInput["config"], extra: Partial<ImageConfigInput> = {}) {
+  return { architecture: "amd64", os: "linux", ...extra, config };
+}
+
+Deno.test("specFromImageConfig: args are Entrypoint + Cmd, cwd is WorkingDir or /", () => {
+  const spec = specFromImageConfig(
+    image({ Entrypoint: ["/bin/echo", "a"], Cmd: ["b"], WorkingDir: "/srv" }),
+  );
+  assert.deepStrictEqual(spec.process?.args, ["/bin/echo", "a", "b"]);
+  assert.equal(spec.process?.cwd, "/srv");
+  assert.deepStrictEqual(specFromImageConfig(image({ Cmd: ["ls"] })).process?.args, ["ls"]);
+  assert.deepStrictEqual(specFromImageConfig(image({ Entrypoint: ["x"] })).process?.args, ["x"]);
+  assert.equal(specFromImageConfig(image({ Cmd: ["ls"] })).process?.cwd, "/");
+  // Docker writes null for cleared fields.
+  const nulls = specFromImageConfig(image({ Entrypoint: null, Cmd: ["y"], Labels: null }));
+  assert.deepStrictEqual(nulls.process?.args, ["y"]);
+});
+
+Deno.test("specFromImageConfig: no args keeps ['sh'] like umoci unless requireArgs", () => {
+  assert.deepStrictEqual(specFromImageConfig(image({})).process?.args, ["sh"]);
+  assert.deepStrictEqual(specFromImageConfig(image(undefined)).process?.args, ["sh"]);
+  assert.throws(
+    () => specFromImageConfig(image({ Entrypoint: [], Cmd: [] }), { requireArgs: true }),
+    InvalidImageError,
+  );
+});
+
+Deno.test("specFromImageConfig: env overrides defaults by name, keeps the rest, adds HOME", () => {
+  const spec = specFromImageConfig(
+    image({ Env: ["FOO=bar", "PATH=/x", "EMPTY=", "FOO=again"], User: "alice" }),
+    { passwd: PASSWD, group: GROUP },
+  );
+  assert.deepStrictEqual(spec.process?.env, [
+    "PATH=/x",
+    "TERM=xterm",
+    "FOO=again",
+    "EMPTY=",
+    "HOME=/home/alice",
+  ]);
+  const own = specFromImageConfig(image({ Env: ["HOME=/custom"] }), { passwd: PASSWD });
+  assert.deepStrictEqual(own.process?.env?.filter((e) => e.startsWith("HOME=")), [
+    "HOME=/custom",
+  ]);
+  assert.throws(() => specFromImageConfig(image({ Env: ["NOEQUALS"] })), InvalidImageError);
+  assert.throws(() => specFromImageConfig(image({ Env: ["=value"] })), InvalidImageError);
+});
+
+Deno.test("specFromImageConfig: user resolution, rootless drops additionalGids", () => {
+  const opts = { passwd: PASSWD, group: GROUP };
+  assert.deepStrictEqual(specFromImageConfig(image({ User: "alice" }), opts).process?.user, {
+    uid: 1000,
+    gid: 1000,
+    additionalGids: [10, 50],
+  });
+  assert.deepStrictEqual(specFromImageConfig(image({ User: "1000:50" }), opts).process?.user, {
+    uid: 1000,
+    gid: 50,
+  });
+  assert.deepStrictEqual(specFromImageConfig(image({})).process?.user, { uid: 0, gid: 0 });
+  const rootless = specFromImageConfig(image({ User: "alice" }), {
+    ...opts,
+    rootless: true,
+    hostUid: 1000,
+    hostGid: 1000,
+  });
+  assert.deepStrictEqual(rootless.process?.user, { uid: 1000, gid: 1000 });
+  assert.deepStrictEqual(rootless.linux?.uidMappings, [{ containerID: 0, hostID: 1000, size: 1 }]);
+  assert.throws(() => specFromImageConfig(image({ User: "mallory" }), opts), UserNotFoundError);
+  assert.throws(() => specFromImageConfig(image({ User: "alice" })), UserNotFoundError);
+});
+
+Deno.test("specFromImageConfig: implicit annotations, Labels take precedence", () => {
+  const spec = specFromImageConfig(
+    image(
+      {
+        Labels: { "com.example": "1", "org.opencontainers.image.author": "from-label" },
+        StopSignal: "SIGRTMIN+3",
+        ExposedPorts: { "8080": {}, "53/udp": {}, "80/tcp": {} },
+      },
+      {
+        architecture: "arm64",
+        variant: "v8",
+        "os.version": "6.1",
+        "os.features": ["a", "b"],
+        author: "from-field",
+        created: "2024-01-02T03:04:05.123456789+01:00",
+      },
+    ),
+    { manifestAnnotations: { "org.opencontainers.image.os": "manifest", "m.only": "m" } },
+  );
+  assert.deepStrictEqual(spec.annotations, {
+    "org.opencontainers.image.os": "linux",
+    "m.only": "m",
+    "org.opencontainers.image.architecture": "arm64",
+    "org.opencontainers.image.variant": "v8",
+    "org.opencontainers.image.os.version": "6.1",
+    "org.opencontainers.image.os.features": "a,b",
+    "org.opencontainers.image.author": "from-label",
+    "org.opencontainers.image.created": "2024-01-02T03:04:05.123456789+01:00",
+    "org.opencontainers.image.stopSignal": "SIGRTMIN+3",
+    "org.opencontainers.image.exposedPorts": "53/udp,80/tcp,8080",
+    "com.example": "1",
+  });
+  // Absent fields give no annotation at all.
+  assert.deepStrictEqual(specFromImageConfig(image({})).annotations, {
+    "org.opencontainers.image.os": "linux",
+    "org.opencontainers.image.architecture": "amd64",
+  });
+});
+
+Deno.test("specFromImageConfig: volumes ignored by default, tmpfs on request", () => {
+  const img = image({ Volumes: { "/data": {}, "/cache": {} } });
+  assert.deepStrictEqual(specFromImageConfig(img).mounts, defaultSpec().mounts);
+  const mounts = specFromImageConfig(img, { volumes: "tmpfs" }).mounts ?? [];
+  assert.deepStrictEqual(mounts.slice(-2), [
+    {
+      destination: "/cache",
+      type: "tmpfs",
+      source: "none",
+      options: ["rw", "nosuid", "nodev", "noexec", "relatime"],
+    },
+    {
+      destination: "/data",
+      type: "tmpfs",
+      source: "none",
+      options: ["rw", "nosuid", "nodev", "noexec", "relatime"],
+    },
+  ]);
+});
+
+Deno.test("specFromImageConfig: terminal off, rootfs writable, rest is the default spec", () => {
+  const spec = specFromImageConfig(image({ Cmd: ["x"] }));
+  assert.equal(spec.process?.terminal, false);
+  assert.deepStrictEqual(spec.root, { path: "rootfs", readonly: false });
+  assert.deepStrictEqual(spec.linux, defaultSpec().linux);
+  assert.equal(spec.hostname, "ocibox");
+  const ro = specFromImageConfig(image({}), { readonlyRootfs: true, terminal: true });
+  assert.deepStrictEqual(ro.root, { path: "rootfs", readonly: true });
+  assert.equal(ro.process?.terminal, true);
+});
+
+Deno.test("specFromImageConfig: non-linux images are unsupported", () => {
+  assert.throws(
+    () => specFromImageConfig({ architecture: "amd64", os: "windows" }),
+    UnsupportedError,
+  );
+});
+
+// ---- Interop with umoci 0.4.7 --------------------------------------------------------------
+
+const umociPath = await which("umoci");
+const canRunUmoci = umociPath !== undefined && Deno.uid() === 0;
+
+async function which(name: string): Promise<string | undefined> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      const path = `${dir}/${name}`;
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+async function umoci(cwd: string, ...args: string[]): Promise<{ ok: boolean; stderr: string }> {
+  const out = await new Deno.Command(umociPath!, { args, cwd, stdout: "null", stderr: "piped" })
+    .output();
+  return { ok: out.success, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+async function mustUmoci(cwd: string, ...args: string[]): Promise<void> {
+  const { ok, stderr } = await umoci(cwd, ...args);
+  assert.ok(ok, `umoci ${args.join(" ")}: ${stderr}`);
+}
+
+async function readConfigBlob(layout: string, tag: string): Promise<ImageConfigInput> {
+  const blob = (digest: string) => `${layout}/blobs/${digest.replace(":", "/")}`;
+  const index = JSON.parse(await Deno.readTextFile(`${layout}/index.json`));
+  const desc = index.manifests.find((m: { annotations?: Record<string, string> }) =>
+    m.annotations?.["org.opencontainers.image.ref.name"] === tag
+  );
+  const manifest = JSON.parse(await Deno.readTextFile(blob(desc.digest)));
+  return JSON.parse(await Deno.readTextFile(blob(manifest.config.digest)));
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+interface Scenario {
+  tag: string;
+  flags: string[];
+  /** Adjusts umoci's output for a deliberate difference before comparing. */
+  deliberate?: (umociSpec: Spec) => void;
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    tag: "full",
+    flags: [
+      "--config.entrypoint=/bin/echo",
+      "--config.entrypoint=hi",
+      "--config.cmd=a",
+      "--config.cmd=b c",
+      "--config.env=FOO=bar",
+      "--config.env=PATH=/x",
+      "--config.workingdir=/srv",
+      "--config.user=alice",
+      "--config.label=com.example.x=1",
+      "--config.label=org.opencontainers.image.author=label-author",
+      "--config.exposedports=80/tcp",
+      "--config.exposedports=53/udp",
+      "--config.exposedports=8080",
+      "--config.stopsignal=SIGTERM",
+      "--config.volume=/data",
+      "--config.volume=/cache",
+      "--author=someone",
+    ],
+    deliberate: (u) => {
+      // conversion.md: Config.Labels MUST take precedence; umoci overwrites the label with the
+      // `author` field.
+      u.annotations!["org.opencontainers.image.author"] = "label-author";
+    },
+  },
+  {
+    tag: "numeric",
+    flags: ["--config.user=1000", "--config.cmd=id"],
+    deliberate: (u) => {
+      // conversion.md: SHOULD NOT set additionalGids for a numeric user; umoci (runc's user
+      // package) collects uid 1000's memberships anyway.
+      delete u.process!.user.additionalGids;
+    },
+  },
+  { tag: "user-group", flags: ["--config.user=alice:staff"] },
+  { tag: "uid-gid", flags: ["--config.user=4242:4343"] },
+  { tag: "user-gid", flags: ["--config.user=bob:1234"] },
+  { tag: "uid-group", flags: ["--config.user=1001:staff"] },
+  { tag: "root-groups", flags: ["--config.cmd=sh"] },
+  {
+    tag: "own-home",
+    flags: ["--config.user=alice", "--config.env=HOME=/custom"],
+    deliberate: (u) => {
+      // conversion.md: SHOULD NOT add env entries whose names are in Config.Env; umoci replaces
+      // the image's HOME with the passwd home directory.
+      u.process!.env = u.process!.env!.map((e) => e.startsWith("HOME=") ? "HOME=/custom" : e);
+    },
+  },
+];
+
+// Fields compared: process.args, env, cwd, user and annotations, plus the mounts (with volumes
+// as umoci's tmpfs mounts). Known differences that need no per-scenario fix-up are normalised
+// here, each with its reason.
+function assertSameAsUmoci(ours: Spec, umociSpec: Spec, config: ImageConfigInput, tag: string) {
+  const msg = (what: string) => `${tag}: ${what}`;
+  assert.deepStrictEqual(ours.process?.args, umociSpec.process?.args, msg("args"));
+  assert.deepStrictEqual(ours.process?.env, umociSpec.process?.env, msg("env"));
+  assert.equal(ours.process?.cwd, umociSpec.process?.cwd, msg("cwd"));
+  const norm = (s: Spec) => {
+    const { uid, gid, additionalGids } = s.process!.user;
+    // umoci writes no additionalGids when there are none (Go omitempty); so do we.
+    return { uid, gid, additionalGids: additionalGids ?? [] };
+  };
+  assert.deepStrictEqual(norm(ours), norm(umociSpec), msg("user"));
+
+  const expected: Record<string, string> = {};
+  for (const [key, value] of Object.entries(umociSpec.annotations ?? {})) {
+    // umoci writes "" for author, stopSignal and exposedPorts when the image has none; we write
+    // only annotations whose fields are set.
+    if (value === "") continue;
+    expected[key] = value;
+  }
+  const created = "org.opencontainers.image.created";
+  // umoci re-formats `created` through Go's time package; we copy it verbatim as conversion.md
+  // says. Both must denote the same instant.
+  assert.equal(ours.annotations?.[created], config.created, msg("created is verbatim"));
+  assert.equal(
+    Date.parse(ours.annotations![created]),
+    Date.parse(expected[created]),
+    msg("created instant"),
+  );
+  expected[created] = ours.annotations![created];
+  assert.deepStrictEqual(ours.annotations, expected, msg("annotations"));
+
+  // umoci adds volume mounts in Go map order (random); ours are sorted by destination.
+  const sortVolumes = (mounts: Spec["mounts"]) => {
+    const list = [...(mounts ?? [])];
+    return [
+      ...list.slice(0, 7),
+      ...list.slice(7).sort((a, b) => a.destination < b.destination ? -1 : 1),
+    ];
+  };
+  assert.deepStrictEqual(ours.mounts, sortVolumes(umociSpec.mounts), msg("mounts"));
+}
+
+Deno.test({
+  name: "specFromImageConfig matches `umoci unpack` (args, env, cwd, user, annotations, mounts)",
+  ignore: !canRunUmoci,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
+    try {
+      await Deno.mkdir(`${dir}/etc`);
+      await Deno.writeTextFile(`${dir}/etc/passwd`, PASSWD);
+      await Deno.writeTextFile(`${dir}/etc/group`, GROUP);
+      await mustUmoci(dir, "init", "--layout", "L");
+      await mustUmoci(dir, "new", "--image", "L:base");
+      await mustUmoci(dir, "insert", "--image", "L:base", "etc/passwd", "/etc/passwd");
+      await mustUmoci(dir, "insert", "--image", "L:base", "etc/group", "/etc/group");
+
+      const scenarios: Scenario[] = [{ tag: "base", flags: [] }, ...SCENARIOS];
+      for (const scenario of scenarios) {
+        if (scenario.tag !== "base") {
+          await mustUmoci(
+            dir,
+            "config",
+            "--image",
+            "L:base",
+            "--tag",
+            scenario.tag,
+            ...scenario.flags,
+          );
+        }
+        const bundle = `${dir}/B-${scenario.tag}`;
+        await mustUmoci(dir, "unpack", "--image", `L:${scenario.tag}`, bundle);
+        const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+        const config = await readConfigBlob(`${dir}/L`, scenario.tag);
+        const ours = specFromImageConfig(config, {
+          passwd: await readOptional(`${bundle}/rootfs/etc/passwd`),
+          group: await readOptional(`${bundle}/rootfs/etc/group`),
+          volumes: "tmpfs",
+        });
+        scenario.deliberate?.(umociSpec);
+        assertSameAsUmoci(ours, umociSpec, config, scenario.tag);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "specFromImageConfig and `umoci unpack` agree on images without /etc/passwd",
+  ignore: !canRunUmoci,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
+    try {
+      await mustUmoci(dir, "init", "--layout", "L");
+      await mustUmoci(dir, "new", "--image", "L:base");
+      await mustUmoci(dir, "config", "--image", "L:base", "--tag", "num", "--config.user=7:8");
+      await mustUmoci(dir, "config", "--image", "L:base", "--tag", "name", "--config.user=nobody");
+
+      await mustUmoci(dir, "unpack", "--image", "L:num", `${dir}/B-num`);
+      const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${dir}/B-num/config.json`));
+      const num = await readConfigBlob(`${dir}/L`, "num");
+      const ours = specFromImageConfig(num, { volumes: "tmpfs" });
+      assertSameAsUmoci(ours, umociSpec, num, "num");
+
+      // Both refuse a user name that cannot be resolved.
+      const { ok } = await umoci(dir, "unpack", "--image", "L:name", `${dir}/B-name`);
+      assert.equal(ok, false);
+      const name = await readConfigBlob(`${dir}/L`, "name");
+      assert.throws(() => specFromImageConfig(name), UserNotFoundError);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const runcPath = await which("runc");
+const busyboxPath = await which("busybox");
+
+Deno.test({
+  name: "runc 1.1.5 runs a converted spec (ociVersion, user, groups, env, cwd, hostname)",
+  ignore: runcPath === undefined || busyboxPath === undefined || Deno.uid() !== 0,
+  async fn() {
+    const bundle = await Deno.makeTempDir({ prefix: "ocibox-runc-run-" });
+    const id = `ocibox-test-${crypto.randomUUID()}`;
+    try {
+      for (const d of ["bin", "etc", "srv"]) {
+        await Deno.mkdir(`${bundle}/rootfs/${d}`, { recursive: true });
+      }
+      await Deno.copyFile(busyboxPath!, `${bundle}/rootfs/bin/busybox`);
+      for (const applet of ["sh", "id", "env", "pwd", "hostname", "sort"]) {
+        await Deno.symlink("busybox", `${bundle}/rootfs/bin/${applet}`);
+      }
+      await Deno.writeTextFile(`${bundle}/rootfs/etc/passwd`, PASSWD);
+      await Deno.writeTextFile(`${bundle}/rootfs/etc/group`, GROUP);
+      const spec = specFromImageConfig(
+        image({
+          User: "alice",
+          Entrypoint: ["/bin/sh", "-c"],
+          Cmd: ["id -u; id -g; id -G; pwd; hostname; env | sort"],
+          WorkingDir: "/srv",
+          Env: ["PATH=/bin", "FOO=bar"],
+        }),
+        { passwd: PASSWD, group: GROUP },
+      );
+      await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(spec));
+      const out = await new Deno.Command(runcPath!, {
+        args: ["run", id],
+        cwd: bundle,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.deepStrictEqual(stdout.trim().split("\n"), [
+        "1000",
+        "1000",
+        "1000 10 50",
+        "/srv",
+        "ocibox",
+        "FOO=bar",
+        "HOME=/home/alice",
+        "PATH=/bin",
+        "PWD=/srv",
+        "SHLVL=1",
+        "TERM=xterm",
+      ]);
+    } finally {
+      await new Deno.Command(runcPath!, { args: ["delete", "--force", id], stderr: "null" })
+        .output();
+      await Deno.remove(bundle, { recursive: true });
+    }
+  },
+});
