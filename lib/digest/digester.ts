@@ -1,0 +1,82 @@
+/**
+ * Incremental hashing of byte chunks into OCI digests, through `node:crypto` (native code;
+ * WebCrypto cannot hash incrementally).
+ *
+ * @example
+ * ```ts
+ * import { createDigester } from "./digester.ts";
+ * const d = createDigester();
+ * d.update(new TextEncoder().encode("{}"));
+ * console.log(d.digest(), d.size); // "sha256:44136fa3…" 2
+ * ```
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { type Digest, hashAlgorithm } from "./digest.ts";
+
+/** Hashes chunks as they arrive and counts their bytes. */
+export interface Digester {
+  /** The algorithm this digester computes, e.g. `sha256`. */
+  readonly algorithm: string;
+  /** Adds bytes to the hash. */
+  update(bytes: Uint8Array): void;
+  /**
+   * The digest of everything given so far, as `<algorithm>:<hex>`. Calling it does not end the
+   * digester: more `update` calls may follow.
+   */
+  digest(): Digest;
+  /** Number of bytes given so far. */
+  readonly size: number;
+}
+
+/**
+ * Creates a {@linkcode Digester}.
+ *
+ * @param algorithm `sha256` (default) or `sha512`.
+ * @throws {UnsupportedError} for algorithms ocibox cannot compute (e.g. blake3).
+ * @example
+ * ```ts
+ * const d = createDigester("sha512");
+ * d.update(new Uint8Array([1, 2, 3]));
+ * d.digest(); // "sha512:…"
+ * ```
+ */
+export function createDigester(algorithm: string = "sha256"): Digester {
+  const alg = hashAlgorithm(algorithm);
+  const hash: Hash = createHash(alg);
+  let size = 0;
+  let cached: Digest | undefined;
+  return {
+    algorithm: alg,
+    update(bytes: Uint8Array): void {
+      if (bytes.length === 0) return;
+      hash.update(bytes);
+      size += bytes.length;
+      cached = undefined;
+    },
+    digest(): Digest {
+      // copy() keeps the running hash usable, so a digest can be taken mid-stream.
+      cached ??= `${alg}:${hash.copy().digest("hex")}`;
+      return cached;
+    },
+    get size(): number {
+      return size;
+    },
+  };
+}
+
+/**
+ * The digest of a whole byte array.
+ *
+ * @throws {UnsupportedError} for algorithms ocibox cannot compute.
+ * @example
+ * ```ts
+ * digestOf(new TextEncoder().encode("{}"));
+ * // "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+ * ```
+ */
+export function digestOf(bytes: Uint8Array, algorithm: string = "sha256"): Digest {
+  const alg = hashAlgorithm(algorithm);
+  return `${alg}:${createHash(alg).update(bytes).digest("hex")}`;
+}
