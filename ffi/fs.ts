@@ -30,9 +30,23 @@ const scratch: Uint8Array[] = [new Uint8Array(4096), new Uint8Array(4096)];
 function cstr(s: string, slot: 0 | 1 = 0): Uint8Array {
   let buf = scratch[slot];
   if (s.length * 3 + 1 > buf.length) buf = scratch[slot] = new Uint8Array(s.length * 3 + 1);
-  const { written } = encoder.encodeInto(s, buf);
+  const written = s.isWellFormed() ? encoder.encodeInto(s, buf).written : encodeEscaped(s, buf);
   buf[written] = 0;
   return buf;
+}
+
+/**
+ * UTF-8 with Python's "surrogateescape": lone surrogates U+DC80..U+DCFF stand for the raw bytes
+ * 0x80..0xFF of names that were not valid UTF-8 (the tar reader decodes them that way).
+ */
+function encodeEscaped(s: string, buf: Uint8Array): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0xdc80 && cp <= 0xdcff) buf[n++] = cp - 0xdc00;
+    else n += encoder.encodeInto(ch, buf.subarray(n)).written;
+  }
+  return n;
 }
 
 function check(r: number, call: string, path?: string): number {

@@ -186,3 +186,25 @@ export function isImageConfigMediaType(mediaType: string): boolean {
 export function isDockerMediaType(mediaType: string): boolean {
   return mediaType.startsWith("application/vnd.docker.");
 }
+
+/**
+ * The layer media type for a manifest format, compression and distributability. Docker has no
+ * zstd layer type: asking for one is an error the caller reports.
+ *
+ * @example
+ * ```ts
+ * layerMediaTypeFor("oci", "zstd"); // "application/vnd.oci.image.layer.v1.tar+zstd"
+ * layerMediaTypeFor("docker", "none"); // "application/vnd.docker.image.rootfs.diff.tar"
+ * ```
+ */
+export function layerMediaTypeFor(
+  format: "oci" | "docker",
+  compression: LayerCompression,
+  nondistributable = false,
+): string | undefined {
+  for (const [type, c] of LAYER_COMPRESSION) {
+    if (c !== compression || isNondistributableMediaType(type) !== nondistributable) continue;
+    if (isDockerMediaType(type) === (format === "docker")) return type;
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+/**
+ * Fast byte streams over local files. Deno's `FsFile.readable` reads 64 KiB at a time; reading
+ * 1 MiB per chunk is about 3x faster for the large blobs layers are.
+ * @module
+ */
+
+import { OciboxError } from "../errors.ts";
+
+const CHUNK = 1 << 20;
+
+/**
+ * A stream of the bytes of `path` from `offset`, `length` bytes long (to the end when omitted).
+ * The file is opened at once (so a missing file fails here) and closed at the end or on cancel.
+ *
+ * @example
+ * ```ts
+ * import { fileStream } from "./file_stream.ts";
+ * const s = await fileStream("/etc/hostname");
+ * for await (const chunk of s) console.log(chunk.length);
+ * ```
+ */
+export async function fileStream(
+  path: string,
+  range: { offset?: number; length?: number } = {},
+): Promise<ReadableStream<Uint8Array>> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    if (range.offset) await file.seek(range.offset, Deno.SeekMode.Start);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  let left = range.length ?? Infinity;
+  let closed = false;
+  const finish = () => {
+    if (!closed) {
+      closed = true;
+      file.close();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (left <= 0) {
+        finish();
+        return controller.close();
+      }
+      const buf = new Uint8Array(Math.min(CHUNK, left));
+      let n: number | null;
+      try {
+        n = file.readSync(buf);
+      } catch (e) {
+        finish();
+        throw e;
+      }
+      if (n === null || n === 0) {
+        finish();
+        if (left !== Infinity) {
+          return controller.error(new Error(`${path}: file ended ${left} bytes early`));
+        }
+        return controller.close();
+      }
+      left -= n;
+      controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+    },
+    cancel() {
+      finish();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** A stream of one in-memory buffer. */
+export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.length) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/** Reads a whole (small) stream into one buffer, refusing more than `limit` bytes. */
+export async function readAllBytes(
+  stream: ReadableStream<Uint8Array>,
+  limit = 64 << 20,
+  what = "content",
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const c of stream) {
+    total += c.length;
+    if (total > limit) {
+      throw new OciboxError("TOO_LARGE", `${what} is larger than the ${limit}-byte limit`);
+    }
+    parts.push(c);
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

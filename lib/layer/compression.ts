@@ -1,0 +1,86 @@
+/**
+ * Layer compression: detection by magic bytes and streaming (de)compression with node:zlib
+ * (gzip and zstd are native there; multi-member gzip streams are handled).
+ * @module
+ */
+import zlib from "node:zlib";
+import { Readable } from "node:stream";
+import { UnsupportedError } from "../errors.ts";
+
+/** Compression of a layer blob. */
+export type Compression = "none" | "gzip" | "zstd";
+
+/** Every compression, for flag validation. */
+export const COMPRESSIONS: readonly Compression[] = ["none", "gzip", "zstd"];
+
+/**
+ * Detects the compression from a blob's first bytes (at least 4 are needed for zstd).
+ *
+ * @example
+ * ```ts
+ * import { detectCompression } from "./compression.ts";
+ * detectCompression(new Uint8Array([0x1f, 0x8b, 8, 0])); // "gzip"
+ * ```
+ */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (
+    head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f &&
+    head[3] === 0xfd
+  ) return "zstd";
+  return "none";
+}
+
+const CHUNK = 256 * 1024;
+
+function decompressor(c: Compression): zlib.Gunzip | zlib.ZstdDecompress {
+  if (c === "gzip") return zlib.createGunzip({ chunkSize: CHUNK });
+  if (c === "zstd") return zlib.createZstdDecompress({ chunkSize: CHUNK });
+  throw new UnsupportedError(`no decompressor for ${c}`);
+}
+
+function compressor(c: Compression, level?: number): zlib.Gzip | zlib.ZstdCompress {
+  if (c === "gzip") {
+    return zlib.createGzip({
+      chunkSize: CHUNK,
+      level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
+    });
+  }
+  if (c === "zstd") {
+    const params = level === undefined ? {} : { [zlib.constants.ZSTD_c_compressionLevel]: level };
+    return zlib.createZstdCompress({ chunkSize: CHUNK, params });
+  }
+  throw new UnsupportedError(`no compressor for ${c}`);
+}
+
+async function* through(
+  source: AsyncIterable<Uint8Array>,
+  transform: zlib.Gunzip | zlib.Gzip | zlib.ZstdCompress | zlib.ZstdDecompress,
+): AsyncGenerator<Uint8Array> {
+  const input = Readable.from(source, { objectMode: false });
+  input.on("error", (e) => transform.destroy(e));
+  input.pipe(transform);
+  try {
+    for await (const chunk of transform) yield chunk as Uint8Array;
+  } finally {
+    input.destroy();
+    transform.destroy();
+  }
+}
+
+/** Decompresses `source` (a no-op for "none"). */
+export function decompress(
+  source: AsyncIterable<Uint8Array>,
+  c: Compression,
+): AsyncIterable<Uint8Array> {
+  return c === "none" ? source : through(source, decompressor(c));
+}
+
+/** Compresses `source` (a no-op for "none"); `level` is zlib's or zstd's level. */
+export function compress(
+  source: AsyncIterable<Uint8Array>,
+  c: Compression,
+  level?: number,
+): AsyncIterable<Uint8Array> {
+  return c === "none" ? source : through(source, compressor(c, level));
+}

@@ -1,0 +1,271 @@
+/**
+ * `copyImage`: the one routine that moves an image from any {@linkcode ImageSource} to any
+ * {@linkcode ImageDestination}. It converts the manifest format when the destination needs
+ * another one, changes layer compression when the destination asks for it, skips blobs the
+ * destination already has, and copies whole indexes with `all`.
+ * @module
+ */
+import { digestOf } from "../digest/digester.ts";
+import { verifyingStream } from "../digest/verify.ts";
+import { throwIfAborted, UnsupportedError } from "../errors.ts";
+import {
+  convertManifest,
+  type ManifestFormat,
+  serializeManifest,
+} from "../image/convert_manifest.ts";
+import { type Descriptor, descriptorJson } from "../image/descriptor.ts";
+import type { ImageIndex } from "../image/image_index.ts";
+import type { ImageManifest } from "../image/manifest.ts";
+import {
+  isIndexMediaType,
+  isManifestMediaType,
+  isNondistributableMediaType,
+  layerCompression,
+  layerMediaTypeFor,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_MANIFEST,
+} from "../image/media_types.ts";
+import type { ParsedImageIndex, ParsedImageManifest, ParsedManifest } from "../image/parsed.ts";
+import { choosePlatform, hostPlatform, type Platform } from "../image/platform.ts";
+import { compress, type Compression, decompress } from "../layer/compression.ts";
+import { plainReporter, type Reporter } from "../report/reporter.ts";
+import { readChildManifest, readTopManifest } from "./resolve.ts";
+import type { ImageDestination, ImageSource, RawManifest } from "./types.ts";
+
+/** How to copy. */
+export interface CopyOptions {
+  /** Copy every image of an index (default: only the one for `platform`). */
+  all?: boolean;
+  /** The platform to pick from an index when not copying all (default: this host). */
+  platform?: Platform;
+  /** Compress (or decompress) every layer to this, rewriting manifests. */
+  compression?: Compression;
+  /** Refuse any change that would alter a digest (format conversion, recompression). */
+  preserveDigests?: boolean;
+  /** Blob transfers running at once. */
+  jobs?: number;
+  reporter?: Reporter;
+  signal?: AbortSignal;
+}
+
+/** What was written as the destination's top-level manifest. */
+export interface CopyResult {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+/** Copies the image `src` names into `dst` and commits it. */
+export async function copyImage(
+  src: ImageSource,
+  dst: ImageDestination,
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const c = new Copier(src, dst, options);
+  const top = await readTopManifest(src, options);
+  let result: CopyResult;
+  if (top.kind === "index" && options.all) {
+    if (!dst.capabilities.supportsIndex) {
+      throw new UnsupportedError(
+        `${dst.name} can hold only one image; pick one with --platform instead of --all`,
+      );
+    }
+    result = await c.copyIndex(top, false);
+  } else if (top.kind === "index") {
+    const chosen = choosePlatform(top.index.manifests, options.platform ?? hostPlatform());
+    const child = await readChildManifest(src, chosen, options);
+    result = child.kind === "index"
+      ? await c.copyIndex(child, false)
+      : await c.copyManifest(child, false);
+  } else {
+    result = await c.copyManifest(top, false);
+  }
+  c.reporter.info("Writing manifest to image destination");
+  await dst.commit(options);
+  return result;
+}
+
+class Copier {
+  readonly reporter: Reporter;
+  readonly #format: ManifestFormat;
+  constructor(
+    readonly src: ImageSource,
+    readonly dst: ImageDestination,
+    readonly options: CopyOptions,
+  ) {
+    this.reporter = options.reporter ?? plainReporter();
+    this.#format = dst.capabilities.manifestTypes[0] === MEDIA_TYPE_DOCKER_MANIFEST
+      ? "docker"
+      : "oci";
+  }
+
+  #refuseChange(what: string): void {
+    if (this.options.preserveDigests) {
+      throw new UnsupportedError(`--preserve-digests: copying would change ${what}`);
+    }
+  }
+
+  /** Copies an image manifest, its config and layers; returns the descriptor written. */
+  async copyManifest(m: ParsedImageManifest, instance: boolean): Promise<CopyResult> {
+    let manifest: ImageManifest = m.manifest;
+    let changed = false;
+    if (!this.dst.capabilities.manifestTypes.includes(m.mediaType)) {
+      this.#refuseChange(`the manifest format (${m.mediaType} is not stored by ${this.dst.name})`);
+      const conv = convertManifest(manifest, this.#format);
+      for (const w of conv.warnings) this.reporter.warn(w);
+      manifest = conv.manifest;
+      changed = true;
+    }
+    await this.#copyBlob(manifest.config, "config");
+    const layers = await mapLimit(
+      manifest.layers,
+      this.options.jobs ?? 4,
+      (layer) =>
+        this.#copyLayer(
+          layer,
+          manifest.mediaType === MEDIA_TYPE_DOCKER_MANIFEST ? "docker" : "oci",
+        ),
+    );
+    if (layers.some((l, i) => l !== manifest.layers[i])) {
+      manifest = { ...manifest, layers };
+      changed = true;
+    }
+    const raw: RawManifest = changed
+      ? {
+        bytes: serializeManifest(manifest),
+        mediaType: manifest.mediaType ?? MEDIA_TYPE_OCI_MANIFEST,
+      }
+      : { bytes: m.bytes, mediaType: m.mediaType };
+    return await this.#putManifest(raw, instance);
+  }
+
+  /** Copies every entry of an index, then the index (rewritten if any entry changed). */
+  async copyIndex(idx: ParsedImageIndex, instance: boolean): Promise<CopyResult> {
+    const manifests: Descriptor[] = [];
+    for (const d of idx.index.manifests) {
+      throwIfAborted(this.options.signal);
+      if (isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)) {
+        const child: ParsedManifest = await readChildManifest(this.src, d, this.options);
+        const r = child.kind === "index"
+          ? await this.copyIndex(child, true)
+          : await this.copyManifest(child, true);
+        manifests.push(r.digest === d.digest ? d : { ...d, ...r });
+      } else {
+        // Not something ocibox understands: carry the blob across unchanged.
+        await this.#copyBlob(d, "blob");
+        manifests.push(d);
+      }
+    }
+    let index: ImageIndex = idx.index;
+    let mediaType = idx.mediaType;
+    const wantDocker = this.#format === "docker";
+    const isDocker = mediaType === MEDIA_TYPE_DOCKER_MANIFEST_LIST;
+    let changed = manifests.some((d, i) => d !== idx.index.manifests[i]);
+    if (isDocker !== wantDocker) {
+      this.#refuseChange("the index format");
+      mediaType = wantDocker ? MEDIA_TYPE_DOCKER_MANIFEST_LIST : MEDIA_TYPE_OCI_INDEX;
+      changed = true;
+    }
+    if (!changed) return await this.#putManifest({ bytes: idx.bytes, mediaType }, instance);
+    index = { ...index, mediaType, manifests };
+    return await this.#putManifest({ bytes: serializeIndexCompact(index), mediaType }, instance);
+  }
+
+  async #putManifest(raw: RawManifest, instance: boolean): Promise<CopyResult> {
+    await this.dst.putManifest(raw, instance, this.options);
+    return { digest: digestOf(raw.bytes), size: raw.bytes.length, mediaType: raw.mediaType };
+  }
+
+  /** Copies a blob as-is unless the destination has it. */
+  async #copyBlob(desc: Descriptor, kind: "config" | "layer" | "blob"): Promise<void> {
+    throwIfAborted(this.options.signal);
+    if (await this.dst.hasBlob(desc, this.options)) {
+      this.reporter.blobStart(kind, desc.digest, desc.size, true);
+      return;
+    }
+    this.reporter.blobStart(kind, desc.digest, desc.size, false);
+    const stream = await this.src.getBlob(desc, this.options);
+    await this.dst.putBlob(
+      stream.pipeThrough(verifyingStream(desc, `${this.src.name}: ${kind} ${desc.digest}`)),
+      desc,
+      this.options,
+    );
+    this.reporter.blobDone(desc.digest);
+  }
+
+  /** Copies a layer, changing its compression when asked; returns its (new) descriptor. */
+  async #copyLayer(layer: Descriptor, format: ManifestFormat): Promise<Descriptor> {
+    const have = layerCompression(layer.mediaType);
+    const want = this.#wantedCompression(have);
+    if (have === undefined || want === undefined || want === have) {
+      if (layer.urls?.length && isNondistributableMediaType(layer.mediaType)) {
+        // Foreign layers live at their urls; copy them only when the source has them.
+        try {
+          await this.#copyBlob(layer, "layer");
+        } catch (e) {
+          this.reporter.warn(
+            `skipped non-distributable layer ${layer.digest}: ${(e as Error).message}`,
+          );
+        }
+        return layer;
+      }
+      await this.#copyBlob(layer, "layer");
+      return layer;
+    }
+    this.#refuseChange(`layer ${layer.digest} (${have} to ${want})`);
+    const mediaType = layerMediaTypeFor(format, want, isNondistributableMediaType(layer.mediaType));
+    if (mediaType === undefined) {
+      throw new UnsupportedError(`a ${format} manifest cannot carry ${want}-compressed layers`);
+    }
+    this.reporter.blobStart("layer", layer.digest, layer.size, false);
+    const raw = (await this.src.getBlob(layer, this.options))
+      .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`));
+    const converted = ReadableStream.from(compress(decompress(raw, have), want));
+    const stored = await this.dst.putBlob(converted, { mediaType }, this.options);
+    this.reporter.blobDone(layer.digest);
+    const { urls: _urls, data: _data, ...rest } = layer;
+    return { ...rest, mediaType, digest: stored.digest, size: stored.size };
+  }
+
+  #wantedCompression(have: Compression | undefined): Compression | undefined {
+    if (have === undefined) return undefined;
+    if (this.options.compression) return this.options.compression;
+    switch (this.dst.capabilities.layerCompression) {
+      case "none":
+        return "none";
+      case "compressed":
+        return have === "none" ? "gzip" : have;
+      case "preserve":
+        return have;
+    }
+  }
+}
+
+/** Serialises an index compactly (copied indexes are blobs, not the layout's index.json). */
+function serializeIndexCompact(index: ImageIndex): Uint8Array {
+  const out: Record<string, unknown> = { schemaVersion: index.schemaVersion };
+  if (index.mediaType !== undefined) out.mediaType = index.mediaType;
+  if (index.artifactType !== undefined) out.artifactType = index.artifactType;
+  out.manifests = index.manifests.map(descriptorJson);
+  if (index.subject !== undefined) out.subject = descriptorJson(index.subject);
+  if (index.annotations && Object.keys(index.annotations).length) {
+    out.annotations = index.annotations;
+  }
+  return new TextEncoder().encode(JSON.stringify(out));
+}
+
+/** Maps `items` through `fn` with at most `limit` running at once, keeping order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>) {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}

@@ -1,0 +1,220 @@
+/**
+ * The `oci:` transport: OCI image layouts (image-layout.md) as a source (any LayoutFiles, so
+ * `oci-archive:` reads through it too) and as a destination directory that holds many images,
+ * tagged through `org.opencontainers.image.ref.name` in index.json.
+ * @module
+ */
+import { parseDigest } from "../digest/digest.ts";
+import { createDigester } from "../digest/digester.ts";
+import { verifyBytes } from "../digest/verify.ts";
+import {
+  DigestMismatchError,
+  InvalidImageError,
+  NotFoundError,
+  SizeMismatchError,
+  throwIfAborted,
+} from "../errors.ts";
+import type { Descriptor } from "../image/descriptor.ts";
+import type { ImageIndex } from "../image/image_index.ts";
+import {
+  emptyIndex,
+  findByRef,
+  OCI_LAYOUT_FILE_CONTENT,
+  parseLayoutIndex,
+  parseOciLayoutFile,
+  serializeIndex,
+  withTag,
+} from "../image/layout.ts";
+import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST } from "../image/media_types.ts";
+import { AtomicFile, writeFileAtomic } from "../io/atomic_file.ts";
+import { DirFiles, type LayoutFiles } from "./layout_files.ts";
+import type {
+  BlobInfo,
+  DestinationCapabilities,
+  ImageDestination,
+  ImageSource,
+  IoOptions,
+  RawManifest,
+} from "./types.ts";
+
+const MANIFEST_LIMIT = 4 << 20;
+
+/** Where a blob lives inside a layout: `blobs/<alg>/<encoded>`. */
+export function blobPath(digest: string): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `blobs/${algorithm}/${encoded}`;
+}
+
+/** Reads and checks `oci-layout` and `index.json` of a layout. */
+export async function readLayoutIndex(files: LayoutFiles): Promise<ImageIndex> {
+  if (!(await files.exists("oci-layout"))) {
+    throw new NotFoundError(`${files.location} is not an OCI image layout (no oci-layout file)`);
+  }
+  parseOciLayoutFile(await files.read("oci-layout", 64 << 10));
+  return parseLayoutIndex(await files.read("index.json", MANIFEST_LIMIT));
+}
+
+/** Reads an image out of an OCI layout. */
+export class OciLayoutSource implements ImageSource {
+  private constructor(
+    readonly name: string,
+    readonly files: LayoutFiles,
+    readonly top: Descriptor,
+  ) {}
+
+  /** Opens the image `ref` (a ref name, or undefined for a layout's only image). */
+  static async open(name: string, files: LayoutFiles, ref: string | undefined) {
+    const index = await readLayoutIndex(files);
+    const found = findByRef(index, ref, files.location);
+    const digests = new Set(found.map((d) => d.digest));
+    if (digests.size > 1) {
+      throw new InvalidImageError(
+        files.location,
+        `index.json gives the tag ${JSON.stringify(ref)} to ${digests.size} different images`,
+      );
+    }
+    return new OciLayoutSource(name, files, found[0]);
+  }
+
+  async getManifest(digest?: string): Promise<RawManifest> {
+    const desc = digest === undefined ? this.top : undefined;
+    const want = desc?.digest ?? digest!;
+    const bytes = await this.files.read(blobPath(want), MANIFEST_LIMIT);
+    if (desc) verifyBytes(bytes, desc, `manifest ${want}`);
+    return { bytes, mediaType: desc?.mediaType ?? "" };
+  }
+
+  async getBlob(info: BlobInfo): Promise<ReadableStream<Uint8Array>> {
+    const path = blobPath(info.digest);
+    if (!(await this.files.exists(path))) {
+      throw new NotFoundError(`blob ${info.digest} is not in ${this.files.location}`);
+    }
+    return this.files.stream(path);
+  }
+
+  repoTags(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Writes images into an OCI layout directory (created when missing). */
+export class OciLayoutDestination implements ImageDestination {
+  readonly capabilities: DestinationCapabilities = {
+    manifestTypes: [MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX],
+    supportsIndex: true,
+    layerCompression: "compressed",
+  };
+  #top: Descriptor | undefined;
+  #files: DirFiles;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly ref: string | undefined,
+  ) {
+    this.#files = new DirFiles(dir);
+  }
+
+  /** Opens (creating if needed) the layout at `dir`; `ref` is the tag to give the image. */
+  static async open(name: string, dir: string, ref: string | undefined) {
+    await Deno.mkdir(dir, { recursive: true });
+    const files = new DirFiles(dir);
+    if (await files.exists("oci-layout")) {
+      await readLayoutIndex(files); // refuse to add to a broken layout
+    } else {
+      for await (const e of Deno.readDir(dir)) {
+        if (!e.name.startsWith(".tmp-")) {
+          throw new InvalidImageError(dir, "exists, is not empty and is not an OCI image layout");
+        }
+      }
+      await writeFileAtomic(`${dir}/oci-layout`, new TextEncoder().encode(OCI_LAYOUT_FILE_CONTENT));
+      await writeFileAtomic(`${dir}/index.json`, serializeIndex(emptyIndex()));
+    }
+    await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
+    return new OciLayoutDestination(name, dir, ref);
+  }
+
+  hasBlob(info: BlobInfo): Promise<boolean> {
+    return this.#files.exists(blobPath(info.digest));
+  }
+
+  async putBlob(
+    stream: ReadableStream<Uint8Array>,
+    info: Partial<BlobInfo>,
+    options: IoOptions = {},
+  ): Promise<BlobInfo> {
+    return await storeBlob(this.dir, stream, info, options);
+  }
+
+  async putManifest(manifest: RawManifest, instance = false): Promise<void> {
+    const info = await storeBlob(this.dir, ReadableStream.from([manifest.bytes]), {});
+    if (!instance) {
+      this.#top = { mediaType: manifest.mediaType, digest: info.digest, size: info.size };
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (!this.#top) throw new Error("commit before putManifest");
+    const top = this.#top;
+    // The directory lock serialises index.json updates between concurrent writers.
+    using lock = await Deno.open(this.dir, { read: true });
+    await lock.lock(true);
+    try {
+      let index = await readLayoutIndex(this.#files);
+      if (this.ref !== undefined) index = withTag(index, top, this.ref);
+      else if (!index.manifests.some((d) => d.digest === top.digest && !d.annotations)) {
+        index = { ...index, manifests: [...index.manifests, top] };
+      }
+      await writeFileAtomic(`${this.dir}/index.json`, serializeIndex(index));
+    } finally {
+      await lock.unlock();
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Streams a blob into `<dir>/blobs/<alg>/<hex>` through a temporary file in `dir`, verifying it
+ * against `info` when a digest is given. An existing blob is kept (content-addressed).
+ */
+export async function storeBlob(
+  dir: string,
+  stream: ReadableStream<Uint8Array>,
+  info: Partial<BlobInfo>,
+  options: IoOptions = {},
+): Promise<BlobInfo> {
+  const what = `blob ${info.digest ?? "(new)"}`;
+  const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
+  const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
+  try {
+    for await (const chunk of stream) {
+      throwIfAborted(options.signal);
+      if (info.size !== undefined && digester.size + chunk.length > info.size) {
+        throw new SizeMismatchError(what, info.size, digester.size + chunk.length);
+      }
+      digester.update(chunk);
+      await file.write(chunk);
+    }
+    if (info.size !== undefined && digester.size !== info.size) {
+      throw new SizeMismatchError(what, info.size, digester.size);
+    }
+    const digest = digester.digest();
+    if (info.digest !== undefined && digest !== info.digest) {
+      throw new DigestMismatchError(what, info.digest, digest);
+    }
+    const { algorithm } = parseDigest(digest);
+    await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
+    await file.commit(`${dir}/${blobPath(digest)}`);
+    return { digest, size: digester.size, mediaType: info.mediaType };
+  } catch (e) {
+    await file.abort();
+    throw e;
+  }
+}
