@@ -1,0 +1,80 @@
+/**
+ * Opens an image location string as a source or destination. Each transport's module is
+ * imported only when used, so commands pay only for the transports they touch.
+ * @module
+ */
+import { UnsupportedError } from "../errors.ts";
+import { parseTransportRef, type TransportRef } from "./transport_ref.ts";
+import type { ImageDestination, ImageSource } from "./types.ts";
+
+/** Opens `location` (e.g. `oci:/tmp/layout:v1`) for reading. */
+export async function openSource(location: string | TransportRef): Promise<ImageSource> {
+  const ref = typeof location === "string" ? parseTransportRef(location) : location;
+  const name = typeof location === "string" ? location : describe(ref);
+  switch (ref.transport) {
+    case "oci": {
+      const { OciLayoutSource } = await import("./oci_layout.ts");
+      const { DirFiles } = await import("./layout_files.ts");
+      return await OciLayoutSource.open(name, new DirFiles(ref.path), ref.ref);
+    }
+    case "oci-archive": {
+      const { openOciArchiveSource } = await import("./oci_archive.ts");
+      return await openOciArchiveSource(name, ref.path, ref.ref);
+    }
+    case "docker-archive": {
+      const { openDockerArchiveSource } = await import("./docker_archive.ts");
+      return await openDockerArchiveSource(name, ref.path, { ref: ref.ref, index: ref.index });
+    }
+    case "dir": {
+      const { openDirSource } = await import("./dir.ts");
+      return await openDirSource(name, ref.path);
+    }
+    case "docker":
+      throw new UnsupportedError(`${name}: registries (docker://) are not supported yet`);
+  }
+}
+
+/** Opens `location` for writing; nothing is visible there until the destination commits. */
+export async function openDestination(location: string | TransportRef): Promise<ImageDestination> {
+  const ref = typeof location === "string" ? parseTransportRef(location) : location;
+  const name = typeof location === "string" ? location : describe(ref);
+  switch (ref.transport) {
+    case "oci": {
+      const { OciLayoutDestination } = await import("./oci_layout.ts");
+      return await OciLayoutDestination.open(name, ref.path, ref.ref);
+    }
+    case "oci-archive": {
+      const { openOciArchiveDestination } = await import("./oci_archive.ts");
+      return await openOciArchiveDestination(name, ref.path, ref.ref);
+    }
+    case "docker-archive": {
+      if (ref.index !== undefined) {
+        throw new UnsupportedError(`${name}: @N selects an image to read; name a tag to write`);
+      }
+      const { openDockerArchiveDestination } = await import("./docker_archive.ts");
+      return await openDockerArchiveDestination(name, ref.path, ref.ref);
+    }
+    case "dir": {
+      const { openDirDestination } = await import("./dir.ts");
+      return await openDirDestination(name, ref.path);
+    }
+    case "docker":
+      throw new UnsupportedError(`${name}: registries (docker://) are not supported yet`);
+  }
+}
+
+/** The location string of a parsed reference, for messages. */
+export function describe(ref: TransportRef): string {
+  switch (ref.transport) {
+    case "docker":
+      return `docker://${ref.ref}`;
+    case "dir":
+      return `dir:${ref.path}`;
+    case "docker-archive":
+      return `docker-archive:${ref.path}${
+        ref.ref ? `:${ref.ref}` : ref.index !== undefined ? `:@${ref.index}` : ""
+      }`;
+    default:
+      return `${ref.transport}:${ref.path}${ref.ref ? `:${ref.ref}` : ""}`;
+  }
+}
