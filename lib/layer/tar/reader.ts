@@ -108,6 +108,8 @@ export class TarReader {
   /** Offset of the first extension header of the entry being assembled, or -1. */
   #memberStart = -1;
   #sawEnd = false;
+  /** The current SKIP run is the padding after an entry's data. */
+  #inPadding = false;
 
   /** Creates a parser that reports to `sink`. */
   constructor(sink: TarSink) {
@@ -194,7 +196,10 @@ export class TarReader {
           this.#remaining -= take;
           this.#pos += take;
           i += take;
-          if (this.#remaining === 0) this.#state = State.HEADER;
+          if (this.#remaining === 0) {
+            this.#state = State.HEADER;
+            this.#inPadding = false;
+          }
           break;
         }
         case State.EXTENSION: {
@@ -248,6 +253,14 @@ export class TarReader {
         return;
       case State.EXTENSION:
         throw new TarFormatError("truncated in an extension header", this.#pos);
+      case State.SKIP:
+        // The last entry's data is complete and only its padding is missing: umoci 0.4's
+        // `insert` writes layers like that and Go's reader accepts them, so do we.
+        if (this.#inPadding) {
+          this.#state = State.DONE;
+          return;
+        }
+        throw new TarFormatError("truncated in entry data", this.#pos);
       default:
         throw new TarFormatError("truncated in entry data", this.#pos);
     }
@@ -261,13 +274,16 @@ export class TarReader {
         this.#state = State.SKIP;
         this.#remaining = this.#pad;
         this.#pad = 0;
+        this.#inPadding = true;
         return;
       }
     }
     this.#state = State.HEADER;
+    this.#inPadding = false;
   }
 
   #skipThen(bytes: number): void {
+    this.#inPadding = false;
     this.#remaining = bytes;
     this.#state = bytes > 0 ? State.SKIP : State.HEADER;
   }

@@ -164,7 +164,8 @@ Deno.test("truncation anywhere but a header boundary throws 'truncated'", () => 
   const member = file("a", "x".repeat(600)); // header 512, data 600, padding 424
   throwsTar(() => parse(member.subarray(0, 300)), /truncated in a header \(at byte 300\)/);
   throwsTar(() => parse(member.subarray(0, 700)), /truncated in entry data/);
-  throwsTar(() => parse(member.subarray(0, 1112)), /truncated in entry data/); // in padding
+  // Data complete, padding and end marker missing (umoci 0.4 `insert` layers): accepted.
+  assert.equal(parse(member.subarray(0, 1112)).got.length, 1);
   const p = pax([["path", "long/name"]]);
   throwsTar(() => parse(p.subarray(0, 520)), /truncated in an extension header/);
   throwsTar(() => parse(p), /truncated after an extension header/);

@@ -1,0 +1,39 @@
+/**
+ * Pieces every command shares: the --platform flag, the reporter choice and Ctrl-C handling.
+ * @module
+ */
+import { parsePlatform, type Platform } from "../image/platform.ts";
+import { plainReporter, quietReporter, type Reporter } from "../report/reporter.ts";
+
+/** Parses an optional `--platform os/arch[/variant]`. */
+export function platformFlag(value: string | undefined): Platform | undefined {
+  return value === undefined ? undefined : parsePlatform(value);
+}
+
+/** Plain progress lines on stderr, or only warnings with --quiet. */
+export function reporterFor(quiet: boolean | undefined): Reporter {
+  return quiet ? quietReporter() : plainReporter();
+}
+
+/**
+ * Runs `work` with an AbortSignal that fires on SIGINT/SIGTERM, so temporary files are removed
+ * before the process exits (with 130 for an interrupt, as shells expect).
+ */
+export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    if (controller.signal.aborted) Deno.exitCode = 130;
+  }
+}
+
+/** Writes bytes to stdout completely. */
+export async function writeStdout(bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+}

@@ -1,0 +1,70 @@
+/**
+ * `ocibox copy`: an image from any transport to any other.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
+import { copyImage } from "../transport/copy.ts";
+import { openDestination, openSource } from "../transport/open.ts";
+import { expectPositionals, parseFlags } from "./args.ts";
+import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
+
+export const help = `Usage: ocibox copy [flags] SOURCE DESTINATION
+
+Copies an image between locations: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+docker-archive:FILE[:REF], dir:DIR. Every blob is verified against its digest while it
+streams; blobs the destination already has are skipped; nothing appears at the destination
+until the copy is complete.
+
+Flags:
+  -a, --all                   copy every image of an index, not only this platform's
+  --platform OS/ARCH[/VAR]    image to pick from an index (default: this machine's)
+  --dest-compress-format F    recompress layers: gzip, zstd or none
+  --preserve-digests          fail instead of changing any digest
+  -q, --quiet                 print only warnings
+
+Examples:
+  ocibox copy oci:./layout:v1 docker-archive:app.tar:example/app:v1
+  ocibox copy --all oci-archive:multi.tar oci:./layout:multi
+  ocibox copy --dest-compress-format zstd oci:./a:v1 oci:./b:v1`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    all: { type: "boolean", short: "a" },
+    platform: { type: "string" },
+    "dest-compress-format": { type: "string" },
+    "preserve-digests": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  expectPositionals(positionals, 2, "ocibox copy [flags] SOURCE DESTINATION");
+  const format = values["dest-compress-format"];
+  if (format !== undefined && !COMPRESSIONS.includes(format as Compression)) {
+    throw new UsageError(`--dest-compress-format must be one of ${COMPRESSIONS.join(", ")}`);
+  }
+  if (values.all && values.platform) {
+    throw new UsageError("--all and --platform exclude each other");
+  }
+  const reporter = reporterFor(values.quiet);
+  return await withInterrupt(async (signal) => {
+    reporter.info("Getting image source signatures");
+    const src = await openSource(positionals[0]);
+    try {
+      const dst = await openDestination(positionals[1]);
+      try {
+        await copyImage(src, dst, {
+          all: values.all,
+          platform: platformFlag(values.platform),
+          compression: format as Compression | undefined,
+          preserveDigests: values["preserve-digests"],
+          reporter,
+          signal,
+        });
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
+    }
+    return 0;
+  });
+}
