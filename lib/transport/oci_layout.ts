@@ -4,16 +4,8 @@
  * tagged through `org.opencontainers.image.ref.name` in index.json.
  * @module
  */
-import { parseDigest } from "../digest/digest.ts";
-import { createDigester } from "../digest/digester.ts";
 import { verifyBytes } from "../digest/verify.ts";
-import {
-  DigestMismatchError,
-  InvalidImageError,
-  NotFoundError,
-  SizeMismatchError,
-  throwIfAborted,
-} from "../errors.ts";
+import { InvalidImageError, NotFoundError } from "../errors.ts";
 import type { Descriptor } from "../image/descriptor.ts";
 import type { ImageIndex } from "../image/image_index.ts";
 import {
@@ -26,7 +18,8 @@ import {
   withTag,
 } from "../image/layout.ts";
 import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST } from "../image/media_types.ts";
-import { AtomicFile, writeFileAtomic } from "../io/atomic_file.ts";
+import { writeFileAtomic } from "../io/atomic_file.ts";
+import { blobPath, storeBlob } from "../store/blob_dir.ts";
 import { DirFiles, type LayoutFiles } from "./layout_files.ts";
 import type {
   BlobInfo,
@@ -37,13 +30,9 @@ import type {
   RawManifest,
 } from "./types.ts";
 
-const MANIFEST_LIMIT = 4 << 20;
+export { blobPath, storeBlob };
 
-/** Where a blob lives inside a layout: `blobs/<alg>/<encoded>`. */
-export function blobPath(digest: string): string {
-  const { algorithm, encoded } = parseDigest(digest);
-  return `blobs/${algorithm}/${encoded}`;
-}
+const MANIFEST_LIMIT = 4 << 20;
 
 /** Reads and checks `oci-layout` and `index.json` of a layout. */
 export async function readLayoutIndex(files: LayoutFiles): Promise<ImageIndex> {
@@ -177,44 +166,5 @@ export class OciLayoutDestination implements ImageDestination {
 
   close(): Promise<void> {
     return Promise.resolve();
-  }
-}
-
-/**
- * Streams a blob into `<dir>/blobs/<alg>/<hex>` through a temporary file in `dir`, verifying it
- * against `info` when a digest is given. An existing blob is kept (content-addressed).
- */
-export async function storeBlob(
-  dir: string,
-  stream: ReadableStream<Uint8Array>,
-  info: Partial<BlobInfo>,
-  options: IoOptions = {},
-): Promise<BlobInfo> {
-  const what = `blob ${info.digest ?? "(new)"}`;
-  const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
-  const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
-  try {
-    for await (const chunk of stream) {
-      throwIfAborted(options.signal);
-      if (info.size !== undefined && digester.size + chunk.length > info.size) {
-        throw new SizeMismatchError(what, info.size, digester.size + chunk.length);
-      }
-      digester.update(chunk);
-      await file.write(chunk);
-    }
-    if (info.size !== undefined && digester.size !== info.size) {
-      throw new SizeMismatchError(what, info.size, digester.size);
-    }
-    const digest = digester.digest();
-    if (info.digest !== undefined && digest !== info.digest) {
-      throw new DigestMismatchError(what, info.digest, digest);
-    }
-    const { algorithm } = parseDigest(digest);
-    await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
-    await file.commit(`${dir}/${blobPath(digest)}`);
-    return { digest, size: digester.size, mediaType: info.mediaType };
-  } catch (e) {
-    await file.abort();
-    throw e;
   }
 }

@@ -1,0 +1,62 @@
+/**
+ * A content-addressed blob directory, `<dir>/blobs/<alg>/<encoded>`, as in OCI image layouts:
+ * blobs stream in through a temporary file in `<dir>` and appear under their digest only once
+ * complete and verified.
+ * @module
+ */
+import { parseDigest } from "../digest/digest.ts";
+import { createDigester } from "../digest/digester.ts";
+import { DigestMismatchError, SizeMismatchError, throwIfAborted } from "../errors.ts";
+import { AtomicFile } from "../io/atomic_file.ts";
+
+/** A blob's digest, size and (when known) media type. */
+export interface StoredBlob {
+  digest: string;
+  size: number;
+  mediaType?: string;
+}
+
+/** Where a blob lives inside a layout: `blobs/<alg>/<encoded>`. */
+export function blobPath(digest: string): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `blobs/${algorithm}/${encoded}`;
+}
+
+/**
+ * Streams a blob into `<dir>/blobs/<alg>/<hex>` through a temporary file in `dir`, verifying it
+ * against `info` when a digest is given. An existing blob is kept (content-addressed).
+ */
+export async function storeBlob(
+  dir: string,
+  stream: ReadableStream<Uint8Array>,
+  info: Partial<StoredBlob>,
+  options: { signal?: AbortSignal } = {},
+): Promise<StoredBlob> {
+  const what = `blob ${info.digest ?? "(new)"}`;
+  const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
+  const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
+  try {
+    for await (const chunk of stream) {
+      throwIfAborted(options.signal);
+      if (info.size !== undefined && digester.size + chunk.length > info.size) {
+        throw new SizeMismatchError(what, info.size, digester.size + chunk.length);
+      }
+      digester.update(chunk);
+      await file.write(chunk);
+    }
+    if (info.size !== undefined && digester.size !== info.size) {
+      throw new SizeMismatchError(what, info.size, digester.size);
+    }
+    const digest = digester.digest();
+    if (info.digest !== undefined && digest !== info.digest) {
+      throw new DigestMismatchError(what, info.digest, digest);
+    }
+    const { algorithm } = parseDigest(digest);
+    await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
+    await file.commit(`${dir}/${blobPath(digest)}`);
+    return { digest, size: digester.size, mediaType: info.mediaType };
+  } catch (e) {
+    await file.abort();
+    throw e;
+  }
+}
