@@ -1,0 +1,20 @@
+/**
+ * `deno task bundle`: one JavaScript file, dist/ocibox.js, plus dist/ocibox, a launcher that runs
+ * it with the permissions ocibox needs. Usable wherever Deno is installed.
+ * @module
+ */
+const root = new URL("..", import.meta.url).pathname;
+await Deno.mkdir(`${root}dist`, { recursive: true });
+const out = await new Deno.Command(Deno.execPath(), {
+  args: ["bundle", "--platform", "deno", "-o", `${root}dist/ocibox.js`, `${root}main.ts`],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!out.success) Deno.exit(out.code);
+const launcher = `#!/bin/sh
+# ocibox launcher: runs the bundled program with Deno (all permissions: ocibox needs FFI,
+# file system, network and subprocesses).
+exec deno run -A --no-config --quiet "$(dirname "$(readlink -f "$0")")/ocibox.js" "$@"
+`;
+await Deno.writeTextFile(`${root}dist/ocibox`, launcher, { mode: 0o755 });
+console.log(`wrote ${root}dist/ocibox.js and the launcher ${root}dist/ocibox`);

@@ -1,0 +1,120 @@
+/**
+ * The main job, offline: builds a small image with `append`, copies it through every local
+ * transport and back, inspects it, and unpacks it into a runtime bundle, narrating each step.
+ * Run: `deno task demo [--keep]` (keeps the work directory for a look around).
+ * @module
+ */
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const keep = Deno.args.includes("--keep");
+const work = await Deno.makeTempDir({ prefix: "ocibox-demo-" });
+const dec = new TextDecoder();
+
+function say(text: string): void {
+  console.log(`\n\x1b[1m== ${text}\x1b[0m`);
+}
+
+async function ocibox(...args: string[]): Promise<string> {
+  console.log(`$ ocibox ${args.join(" ").replaceAll(work, "$WORK")}`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = dec.decode(out.stderr).trim();
+  if (stderr) {
+    console.log(stderr.replaceAll(work, "$WORK").split("\n").map((l) => `  ${l}`).join("\n"));
+  }
+  if (!out.success) throw new Error(`ocibox ${args[0]} failed with exit code ${out.code}`);
+  return dec.decode(out.stdout);
+}
+
+try {
+  say("A directory to turn into an image");
+  const app = `${work}/app`;
+  await Deno.mkdir(`${app}/bin`, { recursive: true });
+  await Deno.mkdir(`${app}/etc`, { recursive: true });
+  try {
+    await Deno.copyFile("/bin/busybox", `${app}/bin/busybox`);
+    await Deno.symlink("busybox", `${app}/bin/sh`);
+    console.log("  app/bin/busybox (from busybox-static), app/bin/sh -> busybox");
+  } catch {
+    console.log("  (busybox not installed: the image gets no shell)");
+  }
+  await Deno.writeTextFile(
+    `${app}/etc/passwd`,
+    "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+  );
+  await Deno.writeTextFile(`${app}/etc/group`, "root:x:0:\napp:x:1000:\n");
+  await Deno.writeTextFile(`${app}/etc/motd`, "hello from an ocibox image\n");
+  console.log("  app/etc/passwd, app/etc/group, app/etc/motd");
+
+  say("1. append: scratch + that directory as a gzip layer, with a config");
+  const layout = `oci:${work}/layout:demo`;
+  await ocibox(
+    "append",
+    "--layer",
+    app,
+    "--cmd",
+    "/bin/sh",
+    "--env",
+    "GREETING=hello",
+    "--user",
+    "app",
+    "--workdir",
+    "/",
+    "--label",
+    "org.opencontainers.image.title=demo",
+    layout,
+  );
+
+  say("2. inspect it (the same JSON fields as skopeo inspect)");
+  console.log(await ocibox("inspect", layout));
+
+  say("3. copy it through every local transport and back");
+  await ocibox("copy", "-q", layout, `oci-archive:${work}/demo-oci.tar:demo`);
+  await ocibox(
+    "copy",
+    "-q",
+    `oci-archive:${work}/demo-oci.tar:demo`,
+    `docker-archive:${work}/demo-docker.tar:example/demo:v1`,
+  );
+  await ocibox(
+    "copy",
+    "-q",
+    `docker-archive:${work}/demo-docker.tar:example/demo:v1`,
+    `dir:${work}/demo-dir`,
+  );
+  await ocibox("copy", `dir:${work}/demo-dir`, `oci:${work}/layout:roundtrip`);
+
+  say("4. the round trip kept the config (and so the image's identity)");
+  const a = JSON.parse(await ocibox("inspect", "--config", "--raw", layout));
+  const b = JSON.parse(
+    await ocibox("inspect", "--config", "--raw", `oci:${work}/layout:roundtrip`),
+  );
+  const same = JSON.stringify(a) === JSON.stringify(b);
+  console.log(
+    `  config identical after oci -> oci-archive -> docker-archive -> dir -> oci: ${same}`,
+  );
+  console.log(`  diff_ids: ${a.rootfs.diff_ids.join(", ")}`);
+  if (!same) throw new Error("the round trip changed the config");
+
+  say(
+    "5. unpack into a runtime bundle (rootfs/ + config.json by the image spec's conversion rules)",
+  );
+  await ocibox("unpack", layout, `${work}/bundle`);
+  const spec = JSON.parse(await Deno.readTextFile(`${work}/bundle/config.json`));
+  console.log(`  process.args = ${JSON.stringify(spec.process.args)}`);
+  console.log(
+    `  process.user = ${
+      JSON.stringify(spec.process.user)
+    }  (app resolved through the image's /etc/passwd)`,
+  );
+  console.log(`  process.env  = ${JSON.stringify(spec.process.env)}`);
+  console.log(
+    `  rootfs/etc/motd: ${(await Deno.readTextFile(`${work}/bundle/rootfs/etc/motd`)).trim()}`,
+  );
+  say("Done");
+  console.log(keep ? `Everything is in ${work}` : "Run with --keep to keep the files.");
+} finally {
+  if (!keep) await Deno.remove(work, { recursive: true });
+}

@@ -1,0 +1,49 @@
+/**
+ * Start-up stays small: `ocibox --help` (main.ts and what it imports statically) must not load
+ * command, transport, tar or registry code; those come in through dynamic imports only.
+ */
+import assert from "node:assert/strict";
+import { run } from "./support/peers.ts";
+
+interface InfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+}
+
+Deno.test("main.ts statically loads only the command table and errors", async () => {
+  const main = new URL("../main.ts", import.meta.url).href;
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", main])) as {
+    modules: InfoModule[];
+  };
+  const byName = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const walk = (spec: string) => {
+    if (seen.has(spec)) return;
+    seen.add(spec);
+    for (const d of byName.get(spec)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code) walk(d.code.specifier);
+    }
+  };
+  walk(main);
+  for (const s of seen) {
+    assert.ok(
+      !/\/lib\/(layer|transport|registry|runtime|image|digest)\//.test(s),
+      `--help would load ${s}`,
+    );
+  }
+  assert.ok(
+    seen.size <= 4,
+    `main.ts loads ${seen.size} modules statically: ${[...seen].join(", ")}`,
+  );
+});
+
+Deno.test("ocibox --help and a command's --help work", async () => {
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = await run(Deno.execPath(), ["run", "-A", main, "--help"]);
+  assert.match(out, /Commands:/);
+  for (const cmd of ["inspect", "copy", "unpack", "append"]) {
+    assert.match(out, new RegExp(`\\b${cmd}\\b`));
+    const help = await run(Deno.execPath(), ["run", "-A", main, cmd, "--help"]);
+    assert.match(help, new RegExp(`^Usage: ocibox ${cmd}`));
+  }
+});
