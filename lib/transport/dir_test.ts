@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { digestOf } from "../digest/digester.ts";
+import { DigestMismatchError, InvalidImageError, NotFoundError } from "../errors.ts";
+import { hostPlatform } from "../image/platform.ts";
+import { peerTest, run } from "../../tests/support/peers.ts";
+import {
+  LAYER_A,
+  LAYER_B,
+  leftovers,
+  makeLayout,
+  makeUmociImage,
+  ociboxCopy,
+  ociboxFacts,
+  skopeoFacts,
+  tamperGzipBlob,
+  treeDigest,
+  unpackWithPeers,
+  withTempDir,
+} from "./archive_test_util.ts";
+import { DIR_TRANSPORT_VERSION, openDirDestination, openDirSource } from "./dir.ts";
+import { OciLayoutDestination } from "./oci_layout.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("dir: writes version, manifest.json and blobs named by hex, and reads them back", async () => {
+  await withTempDir(async (tmp) => {
+    const img = await makeLayout(`${tmp}/L`, [LAYER_A, LAYER_B]);
+    await ociboxCopy(img.location, `dir:${tmp}/D`);
+    const names = Object.keys(await treeDigest(`${tmp}/D`)).sort();
+    const hex = (d: string) => d.slice("sha256:".length);
+    assert.deepEqual(
+      names,
+      ["manifest.json", "version", hex(img.configDigest), ...img.layerDigests.map(hex)].sort(),
+    );
+    assert.equal(await Deno.readTextFile(`${tmp}/D/version`), DIR_TRANSPORT_VERSION);
+    // "preserve": the manifest is stored byte for byte.
+    assert.equal(digestOf(await Deno.readFile(`${tmp}/D/manifest.json`)), img.manifestDigest);
+    const facts = await ociboxFacts(`dir:${tmp}/D`);
+    assert.equal(facts.configDigest, img.configDigest);
+    assert.deepEqual(facts.contentDigests, img.diffIds);
+    assert.deepEqual(await leftovers(tmp), []);
+  });
+});
+
+Deno.test("dir: a failed copy leaves the previous image whole and no staging directory", async () => {
+  await withTempDir(async (tmp) => {
+    const good = await makeLayout(`${tmp}/good`, [LAYER_A]);
+    const bad = await makeLayout(`${tmp}/bad`, [LAYER_A, LAYER_B]);
+    await tamperGzipBlob(bad.layout, bad.layerDigests[1]);
+
+    await assert.rejects(ociboxCopy(bad.location, `dir:${tmp}/new`), DigestMismatchError);
+    await assert.rejects(Deno.stat(`${tmp}/new`), Deno.errors.NotFound);
+
+    await ociboxCopy(good.location, `dir:${tmp}/D`);
+    const before = await treeDigest(`${tmp}/D`);
+    await assert.rejects(ociboxCopy(bad.location, `dir:${tmp}/D`), DigestMismatchError);
+    assert.deepEqual(await treeDigest(`${tmp}/D`), before);
+    assert.deepEqual(await leftovers(tmp), []);
+  });
+});
+
+Deno.test("dir: replacing an image swaps the whole directory", async () => {
+  await withTempDir(async (tmp) => {
+    const a = await makeLayout(`${tmp}/a`, [LAYER_A]);
+    const b = await makeLayout(`${tmp}/b`, [LAYER_B]);
+    await ociboxCopy(a.location, `dir:${tmp}/D`);
+    await ociboxCopy(b.location, `dir:${tmp}/D`);
+    const names = Object.keys(await treeDigest(`${tmp}/D`));
+    // Nothing of the first image is left over.
+    assert.ok(!names.includes(a.layerDigests[0].slice(7)));
+    assert.equal((await ociboxFacts(`dir:${tmp}/D`)).configDigest, b.configDigest);
+    assert.deepEqual(await leftovers(tmp), []);
+  });
+});
+
+Deno.test("dir: refuses to overwrite what is not a dir: image, and accepts an empty directory", async () => {
+  await withTempDir(async (tmp) => {
+    await Deno.mkdir(`${tmp}/mine`);
+    await Deno.writeTextFile(`${tmp}/mine/notes.txt`, "precious\n");
+    await assert.rejects(openDirDestination(`dir:${tmp}/mine`, `${tmp}/mine`), InvalidImageError);
+    assert.equal(await Deno.readTextFile(`${tmp}/mine/notes.txt`), "precious\n");
+
+    await Deno.writeTextFile(`${tmp}/file`, "x");
+    await assert.rejects(openDirDestination(`dir:${tmp}/file`, `${tmp}/file`), InvalidImageError);
+
+    const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
+    await Deno.mkdir(`${tmp}/empty`);
+    await ociboxCopy(img.location, `dir:${tmp}/empty`);
+    assert.equal(await Deno.readTextFile(`${tmp}/empty/version`), DIR_TRANSPORT_VERSION);
+    assert.deepEqual(await leftovers(tmp), []);
+  });
+});
+
+Deno.test("dir: close without commit removes the staging directory", async () => {
+  await withTempDir(async (tmp) => {
+    const dst = await openDirDestination(`dir:${tmp}/D`, `${tmp}/D`);
+    await dst.putBlob(ReadableStream.from([enc.encode("blob")]), {});
+    assert.equal((await leftovers(tmp)).length, 1);
+    await dst.close();
+    assert.deepEqual(await leftovers(tmp), []);
+    await assert.rejects(Deno.stat(`${tmp}/D`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("dir: putBlob verifies the digest it is given", async () => {
+  await withTempDir(async (tmp) => {
+    const dst = await openDirDestination(`dir:${tmp}/D`, `${tmp}/D`);
+    try {
+      const wrong = digestOf(enc.encode("other"));
+      await assert.rejects(
+        dst.putBlob(ReadableStream.from([enc.encode("blob")]), { digest: wrong }),
+        DigestMismatchError,
+      );
+      assert.equal(await dst.hasBlob({ digest: wrong, size: 4 }), false);
+      const ok = await dst.putBlob(ReadableStream.from([enc.encode("blob")]), {});
+      assert.equal(ok.digest, digestOf(enc.encode("blob")));
+      assert.equal(await dst.hasBlob(ok as { digest: string; size: number }), true);
+    } finally {
+      await dst.close();
+    }
+  });
+});
+
+Deno.test("dir: a missing directory or manifest is a NotFoundError", async () => {
+  await withTempDir(async (tmp) => {
+    await assert.rejects(openDirSource(`dir:${tmp}/nope`, `${tmp}/nope`), NotFoundError);
+    await Deno.mkdir(`${tmp}/empty`);
+    await assert.rejects(openDirSource(`dir:${tmp}/empty`, `${tmp}/empty`), NotFoundError);
+  });
+});
+
+/** Adds an image index tagged `idx` over the image `img` of `layout`; returns its digest. */
+async function addIndex(layout: string, manifestDigest: string): Promise<string> {
+  const size = (await Deno.stat(`${layout}/blobs/sha256/${manifestDigest.slice(7)}`)).size;
+  const index = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [{
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: manifestDigest,
+      size,
+      platform: hostPlatform(),
+    }],
+  }));
+  const dst = await OciLayoutDestination.open(`oci:${layout}:idx`, layout, "idx");
+  await dst.putManifest({ bytes: index, mediaType: "application/vnd.oci.image.index.v1+json" });
+  await dst.commit();
+  return digestOf(index);
+}
+
+peerTest(
+  "dir: reads what skopeo wrote, with skopeo's digests",
+  { peers: ["skopeo", "umoci"] },
+  async () => {
+    await withTempDir(async (tmp) => {
+      const layout = await makeUmociImage(tmp, [LAYER_A, LAYER_B]);
+      await run("skopeo", ["copy", "--quiet", `oci:${layout}:t`, `dir:${tmp}/D`]);
+      const theirs = await skopeoFacts(`dir:${tmp}/D`);
+      const ours = await ociboxFacts(`dir:${tmp}/D`);
+      assert.equal(ours.configDigest, theirs.configDigest);
+      assert.deepEqual(ours.diffIds, theirs.diffIds);
+      assert.deepEqual(ours.layerDigests, theirs.layerDigests);
+      assert.deepEqual(ours.contentDigests, theirs.diffIds);
+    });
+  },
+);
+
+peerTest(
+  "dir: skopeo and umoci read what ocibox wrote",
+  { peers: ["skopeo", "umoci"] },
+  async () => {
+    await withTempDir(async (tmp) => {
+      const img = await makeLayout(`${tmp}/L`, [LAYER_A, LAYER_B]);
+      await ociboxCopy(img.location, `dir:${tmp}/D`);
+      const theirs = await skopeoFacts(`dir:${tmp}/D`);
+      assert.equal(theirs.configDigest, img.configDigest);
+      assert.deepEqual(theirs.layerDigests, img.layerDigests);
+      const files = await unpackWithPeers(tmp, `dir:${tmp}/D`, [
+        "data/hello.txt",
+        "data/link",
+        "data/second.txt",
+      ]);
+      assert.deepEqual(files, {
+        "data/hello.txt": "hello\n",
+        "data/link": "->hello.txt",
+        "data/second.txt": "second layer\n",
+      });
+      // skopeo overwrites what ocibox wrote, so the version file is one it accepts.
+      await run("skopeo", ["copy", "--quiet", img.location, `dir:${tmp}/D`]);
+    });
+  },
+);
+
+peerTest(
+  "dir: an index copied with all keeps per-instance manifests",
+  { peers: ["skopeo"] },
+  async () => {
+    await withTempDir(async (tmp) => {
+      const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
+      const indexDigest = await addIndex(img.layout, img.manifestDigest);
+
+      await ociboxCopy(`oci:${img.layout}:idx`, `dir:${tmp}/ours`, { all: true });
+      const ourFiles = await treeDigest(`${tmp}/ours`);
+      assert.equal(ourFiles["manifest.json"], indexDigest);
+      assert.equal(ourFiles[`${img.manifestDigest.slice(7)}.manifest.json`], img.manifestDigest);
+      // skopeo reads the index and the instance through it.
+      const raw = await run("skopeo", ["inspect", "--raw", `dir:${tmp}/ours`]);
+      assert.equal(digestOf(enc.encode(raw)), indexDigest);
+      await run("skopeo", ["copy", "--quiet", "--all", `dir:${tmp}/ours`, `oci:${tmp}/back:x`]);
+
+      // ...and ocibox reads skopeo's --all output the same way.
+      await run("skopeo", [
+        "copy",
+        "--quiet",
+        "--all",
+        `oci:${img.layout}:idx`,
+        `dir:${tmp}/theirs`,
+      ]);
+      assert.deepEqual(await treeDigest(`${tmp}/theirs`), {
+        ...ourFiles,
+        version: digestOf(enc.encode(DIR_TRANSPORT_VERSION)),
+      });
+      const src = await openDirSource(`dir:${tmp}/theirs`, `${tmp}/theirs`);
+      try {
+        assert.equal(digestOf((await src.getManifest()).bytes), indexDigest);
+        assert.equal(
+          digestOf((await src.getManifest(img.manifestDigest)).bytes),
+          img.manifestDigest,
+        );
+        await assert.rejects(src.getManifest(img.configDigest), NotFoundError);
+      } finally {
+        await src.close();
+      }
+      assert.equal((await ociboxFacts(`dir:${tmp}/theirs`)).configDigest, img.configDigest);
+    });
+  },
+);
