@@ -89,12 +89,17 @@ export async function copyImage(
 
 class Copier {
   readonly reporter: Reporter;
+  readonly options: CopyOptions;
   readonly #format: ManifestFormat;
+  // Fires on the caller's signal or when one of several parallel transfers fails.
+  readonly #abort = new AbortController();
   constructor(
     readonly src: ImageSource,
     readonly dst: ImageDestination,
-    readonly options: CopyOptions,
+    options: CopyOptions,
   ) {
+    const signals = [this.#abort.signal, ...(options.signal ? [options.signal] : [])];
+    this.options = { ...options, signal: AbortSignal.any(signals) };
     this.reporter = options.reporter ?? plainReporter();
     this.#format = dst.capabilities.manifestTypes[0] === MEDIA_TYPE_DOCKER_MANIFEST
       ? "docker"
@@ -122,6 +127,7 @@ class Copier {
     const layers = await mapLimit(
       manifest.layers,
       this.options.jobs ?? 4,
+      this.#abort,
       (layer) =>
         this.#copyLayer(
           layer,
@@ -256,16 +262,33 @@ function serializeIndexCompact(index: ImageIndex): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(out));
 }
 
-/** Maps `items` through `fn` with at most `limit` running at once, keeping order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>) {
+/**
+ * Maps `items` through `fn` with at most `limit` running at once, keeping order. After the
+ * first failure no new item starts, `abort` stops the ones running, and the first error is
+ * thrown only once all of them have settled, so no write is still going on when the caller
+ * cleans up.
+ */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  abort: AbortController,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      try {
+        out[i] = await fn(items[i]);
+      } catch (error) {
+        failure ??= { error };
+        abort.abort();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
   return out;
 }
