@@ -229,13 +229,32 @@ export function lsetxattr(path: string, name: string, value: Uint8Array, flags =
   check(r, "lsetxattr", path);
 }
 
+/** fremovexattr(2). */
+export function fremovexattr(fd: number, name: string): void {
+  check(fsSymbols().fremovexattr(fd, cstr(name, 1)), "fremovexattr", name);
+}
+
+/** flistxattr(2): the names of an open file's extended attributes. */
+export function flistxattr(fd: number): string[] {
+  return listXattrs(
+    (buf) => Number(fsSymbols().flistxattr(fd, buf, BigInt(buf.length))),
+    `fd ${fd}`,
+  );
+}
+
 /** llistxattr(2): the names of `path`'s extended attributes (symlinks not followed). */
 export function llistxattr(path: string): string[] {
-  const s = fsSymbols();
+  return listXattrs(
+    (buf) => Number(fsSymbols().llistxattr(cstr(path), buf, BigInt(buf.length))),
+    path,
+  );
+}
+
+function listXattrs(call: (buf: Uint8Array) => number, what: string): string[] {
   let size = 1024;
   for (;;) {
     const buf = new Uint8Array(size);
-    const n = Number(s.llistxattr(cstr(path), buf, BigInt(buf.length)));
+    const n = call(buf);
     if (n < 0) {
       const e = errno();
       if (e === Errno.ERANGE) {
@@ -243,7 +262,7 @@ export function llistxattr(path: string): string[] {
         continue;
       }
       if (e === Errno.EOPNOTSUPP) return [];
-      throw new ErrnoError(e, "llistxattr", path);
+      throw new ErrnoError(e, "listxattr", what);
     }
     return decoder.decode(buf.subarray(0, n)).split("\0").filter((x) => x !== "");
   }

@@ -30,6 +30,8 @@ const FS_SYMBOLS = {
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  fremovexattr: { parameters: ["i32", "buffer"], result: "i32" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },

@@ -77,6 +77,13 @@ export class TarFormatError extends OciboxError {
   }
 }
 
+/** Compressed data (gzip, zstd) does not decompress. */
+export class CorruptCompressionError extends OciboxError {
+  constructor(readonly format: string, reason: string, options?: ErrorOptions) {
+    super("COMPRESSION_INVALID", `${format} data is corrupt: ${reason}`, options);
+  }
+}
+
 /** A layer entry would create, change or follow something outside its root. */
 export class UnsafePathError extends OciboxError {
   constructor(readonly path: string, reason: string) {

@@ -7,7 +7,13 @@
  */
 import { parseDigest } from "../digest/digest.ts";
 import { createDigester } from "../digest/digester.ts";
-import { DigestMismatchError, SizeMismatchError, throwIfAborted } from "../errors.ts";
+import {
+  AbortedError,
+  DigestMismatchError,
+  OciboxError,
+  SizeMismatchError,
+  throwIfAborted,
+} from "../errors.ts";
 import { type Compression, decompress, detectCompression } from "./compression.ts";
 import type { LayerStats, RootfsWriter } from "./rootfs_writer.ts";
 import { TarReader } from "./tar/reader.ts";
@@ -30,7 +36,9 @@ export interface AppliedLayer {
 /**
  * Applies `blob` (the raw layer blob) to `writer`, verifying the blob's size and digest and,
  * when given, its diff_id. On any error the rootfs is left partly written: callers unpack into
- * a temporary directory and discard it on failure.
+ * a temporary directory and discard it on failure. When the layer fails to decompress or parse,
+ * the rest of the blob is still hashed, so a tampered blob is reported as a digest mismatch
+ * rather than as the garbage it decodes to.
  */
 export async function applyLayerBlob(
   blob: ReadableStream<Uint8Array>,
@@ -44,22 +52,32 @@ export async function applyLayerBlob(
     expected.diffId ? parseDigest(expected.diffId).algorithm : "sha256",
   );
   const signal = options.signal;
+  const take = (chunk: Uint8Array) => {
+    if (blobHash.size + chunk.length > expected.size) {
+      throw new SizeMismatchError(what, expected.size, blobHash.size + chunk.length);
+    }
+    blobHash.update(chunk);
+  };
+  const checkBlob = () => {
+    if (blobHash.size !== expected.size) {
+      throw new SizeMismatchError(what, expected.size, blobHash.size);
+    }
+    const actual = blobHash.digest();
+    if (actual !== expected.digest) throw new DigestMismatchError(what, expected.digest, actual);
+  };
 
   const raw = blob[Symbol.asyncIterator]();
+  // The rest of the raw blob, after the decompressor stopped reading (or failed).
+  const drain = async () => {
+    for (let r = await raw.next(); !r.done; r = await raw.next()) take(r.value);
+  };
   const first = await raw.next();
-  const head = first.done ? new Uint8Array(0) : first.value;
-  const compression = detectCompression(head);
-
+  const compression = detectCompression(first.done ? new Uint8Array(0) : first.value);
   async function* counted(): AsyncGenerator<Uint8Array> {
-    let chunk: IteratorResult<Uint8Array> = first;
-    while (!chunk.done) {
+    for (let r = first; !r.done; r = await raw.next()) {
       throwIfAborted(signal);
-      if (blobHash.size + chunk.value.length > expected.size) {
-        throw new SizeMismatchError(what, expected.size, blobHash.size + chunk.value.length);
-      }
-      blobHash.update(chunk.value);
-      yield chunk.value;
-      chunk = await raw.next();
+      take(r.value);
+      yield r.value;
     }
   }
 
@@ -71,24 +89,27 @@ export async function applyLayerBlob(
       reader.push(chunk);
     }
     reader.end();
-    // The decompressor may stop at the end of its data; the digest covers every byte.
-    for (let r = await raw.next(); !r.done; r = await raw.next()) {
-      if (blobHash.size + r.value.length > expected.size) {
-        throw new SizeMismatchError(what, expected.size, blobHash.size + r.value.length);
-      }
-      blobHash.update(r.value);
-    }
+    await drain();
   } catch (e) {
-    await raw.return?.();
+    if (e instanceof AbortedError || e instanceof SizeMismatchError) {
+      await raw.return?.();
+      throw e;
+    }
+    // Garbage in a tampered blob shows up as a tar or zlib error: prefer the digest verdict.
+    try {
+      await drain();
+      checkBlob();
+    } catch (verdict) {
+      if (verdict instanceof DigestMismatchError || verdict instanceof SizeMismatchError) {
+        throw verdict;
+      }
+    }
+    if (e instanceof OciboxError && !e.message.includes(expected.digest)) {
+      e.message = `${what}: ${e.message}`;
+    }
     throw e;
   }
-  if (blobHash.size !== expected.size) {
-    throw new SizeMismatchError(what, expected.size, blobHash.size);
-  }
-  const blobDigest = blobHash.digest();
-  if (blobDigest !== expected.digest) {
-    throw new DigestMismatchError(what, expected.digest, blobDigest);
-  }
+  checkBlob();
   const diffId = diffHash.digest();
   if (expected.diffId && diffId !== expected.diffId) {
     throw new DigestMismatchError(

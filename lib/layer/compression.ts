@@ -5,7 +5,7 @@
  */
 import zlib from "node:zlib";
 import { Readable } from "node:stream";
-import { UnsupportedError } from "../errors.ts";
+import { CorruptCompressionError, OciboxError, UnsupportedError } from "../errors.ts";
 
 /** Compression of a layer blob. */
 export type Compression = "none" | "gzip" | "zstd";
@@ -56,12 +56,19 @@ function compressor(c: Compression, level?: number): zlib.Gzip | zlib.ZstdCompre
 async function* through(
   source: AsyncIterable<Uint8Array>,
   transform: zlib.Gunzip | zlib.Gzip | zlib.ZstdCompress | zlib.ZstdDecompress,
+  format: Compression,
 ): AsyncGenerator<Uint8Array> {
   const input = Readable.from(source, { objectMode: false });
   input.on("error", (e) => transform.destroy(e));
   input.pipe(transform);
   try {
     for await (const chunk of transform) yield chunk as Uint8Array;
+  } catch (e) {
+    // zlib's own errors are untyped ("unexpected end of file"); say what was being read.
+    if (e instanceof OciboxError || !(e instanceof Error) || !("errno" in e && "code" in e)) {
+      throw e;
+    }
+    throw new CorruptCompressionError(format, e.message, { cause: e });
   } finally {
     input.destroy();
     transform.destroy();
@@ -73,7 +80,7 @@ export function decompress(
   source: AsyncIterable<Uint8Array>,
   c: Compression,
 ): AsyncIterable<Uint8Array> {
-  return c === "none" ? source : through(source, decompressor(c));
+  return c === "none" ? source : through(source, decompressor(c), c);
 }
 
 /** Compresses `source` (a no-op for "none"); `level` is zlib's or zstd's level. */
@@ -82,5 +89,5 @@ export function compress(
   c: Compression,
   level?: number,
 ): AsyncIterable<Uint8Array> {
-  return c === "none" ? source : through(source, compressor(c, level));
+  return c === "none" ? source : through(source, compressor(c, level), c);
 }

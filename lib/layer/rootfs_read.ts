@@ -6,6 +6,9 @@
  */
 import {
   AT_EMPTY_PATH,
+  AT_FDCWD,
+  O_DIRECTORY,
+  O_PATH,
   O_RDONLY,
   RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS,
@@ -14,7 +17,6 @@ import {
 } from "../../ffi/constants.ts";
 import { Errno, ErrnoError } from "../../ffi/errno.ts";
 import { close, fdPath, openat2, statx } from "../../ffi/fs.ts";
-import { AT_FDCWD, O_DIRECTORY } from "../../ffi/constants.ts";
 import { OciboxError } from "../errors.ts";
 
 /**
@@ -30,7 +32,8 @@ export function readRootfsText(rootfs: string, path: string, limit = 4 << 20): s
   const root = openat2(AT_FDCWD, rootfs, O_RDONLY | O_DIRECTORY, 0, 0);
   let fd: number;
   try {
-    fd = openat2(root, path, O_RDONLY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    // O_PATH first: opening a FIFO or device to read it could block or trigger it.
+    fd = openat2(root, path, O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   } catch (e) {
     if (e instanceof ErrnoError && (e.errno === Errno.ENOENT || e.errno === Errno.ENOTDIR)) {
       return undefined;
@@ -47,6 +50,7 @@ export function readRootfsText(rootfs: string, path: string, limit = 4 << 20): s
     if (st.size > limit) {
       throw new OciboxError("TOO_LARGE", `${path} in ${rootfs} is larger than ${limit} bytes`);
     }
+    // Reopening through /proc opens this very inode, now known to be a regular file.
     return new TextDecoder().decode(Deno.readFileSync(fdPath(fd)));
   } finally {
     close(fd);

@@ -24,7 +24,6 @@
  */
 import {
   AT_FDCWD,
-  AT_REMOVEDIR,
   AT_SYMLINK_NOFOLLOW,
   O_CREAT,
   O_DIRECTORY,
@@ -48,6 +47,8 @@ import {
   fchown,
   fchownat,
   fdPath,
+  flistxattr,
+  fremovexattr,
   fsetxattr,
   futimens,
   geteuid,
@@ -57,6 +58,7 @@ import {
   mknodat,
   openat,
   openat2,
+  readlinkat,
   statxIfExists,
   symlinkat,
   unlinkat,
@@ -64,7 +66,7 @@ import {
   writeAll,
 } from "../../ffi/fs.ts";
 import { LayerApplyError, OciboxError, UnsafePathError } from "../errors.ts";
-import { classifyWhiteout, cleanEntryPath, isWithin, splitPath } from "./entry_path.ts";
+import { classifyWhiteout, cleanEntryPath, splitPath } from "./entry_path.ts";
 import type { TarEntry, TarSink } from "./tar/entry.ts";
 
 /** How a rootfs is written. */
@@ -91,20 +93,31 @@ const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 const MAX_CACHED_DIRS = 128;
 // xattrs that would steer overlayfs if the rootfs becomes an overlay lower dir.
 const DROPPED_XATTR_PREFIX = "trusted.overlay.";
+// Labels and ACLs of the host, not part of a layer's attributes.
+const KEPT_XATTR = (name: string) => name === "security.selinux" || name.startsWith("system.");
+
+/** An open directory of the rootfs and its path without symlinks ("" is the root). */
+export interface DirRef {
+  fd: number;
+  real: string;
+}
 
 /** Writes layers, one after another, into a rootfs directory. */
 export class RootfsWriter {
   readonly rootless: boolean;
   readonly #warn: (message: string) => void;
-  readonly #root: number;
-  // Clean path -> open directory fd, in insertion order for simple eviction.
-  readonly #dirs = new Map<string, number>();
+  readonly #root: DirRef;
+  readonly #rootReal: string;
+  // Clean path as written in the layer -> open directory, in insertion order for eviction.
+  readonly #dirs = new Map<string, DirRef>();
   #closed = false;
 
   constructor(rootPath: string, options: RootfsWriterOptions = {}) {
     this.rootless = options.rootless ?? geteuid() !== 0;
     this.#warn = options.onWarning ?? (() => {});
-    this.#root = openat(AT_FDCWD, rootPath, O_RDONLY | O_DIRECTORY);
+    const fd = openat(AT_FDCWD, rootPath, O_RDONLY | O_DIRECTORY);
+    this.#root = { fd, real: "" };
+    this.#rootReal = readlinkat(AT_FDCWD, fdPath(fd));
   }
 
   /** Starts applying the next layer; feed the returned sink with a TarReader. */
@@ -115,12 +128,12 @@ export class RootfsWriter {
 
   /** Closes every descriptor held; call once all layers are applied. */
   close(): void {
-    this.#dropCache("");
-    close(this.#root);
+    this.dropCache();
+    close(this.#root.fd);
     this.#closed = true;
   }
 
-  get rootFd(): number {
+  get root(): DirRef {
     return this.#root;
   }
 
@@ -128,85 +141,100 @@ export class RootfsWriter {
     this.#warn(message);
   }
 
-  /** An fd of directory `path` (clean), creating missing directories when `create`. */
-  dir(path: string, create: boolean, created?: (path: string) => void): number | undefined {
+  /**
+   * The directory at `path` (clean, as named in the layer; symlinks on the way are followed
+   * inside the root), creating missing directories when `create`. `created` hears the real
+   * path of each directory made.
+   */
+  dir(path: string, create: boolean, created?: (real: string) => void): DirRef | undefined {
     if (path === "") return this.#root;
     const cached = this.#dirs.get(path);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      // Most recently used last, so eviction never takes a directory an entry is working in.
+      this.#dirs.delete(path);
+      this.#dirs.set(path, cached);
+      return cached;
+    }
     let fd: number;
     try {
-      fd = openat2(this.#root, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE);
+      fd = openat2(this.#root.fd, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE);
     } catch (e) {
       if (!(e instanceof ErrnoError)) throw e;
+      if (!create && (e.errno === Errno.ENOENT || e.errno === Errno.ENOTDIR)) return undefined;
       if (e.errno === Errno.ENOTDIR) {
-        if (!create) return undefined;
         throw new LayerApplyError(path, "a parent of this path is not a directory", { cause: e });
       }
-      if (e.errno !== Errno.ENOENT || !create) {
-        if (e.errno === Errno.ENOENT) return undefined;
-        throw e;
-      }
+      if (e.errno !== Errno.ENOENT) throw e;
       const [parent, base] = splitPath(path);
-      const pfd = this.dir(parent, true, created)!;
+      const pdir = this.dir(parent, true, created)!;
       try {
-        mkdirat(pfd, base, 0o755);
-        created?.(path);
+        mkdirat(pdir.fd, base, 0o755);
+        created?.(joinPath(pdir.real, base));
       } catch (e2) {
         if (!(e2 instanceof ErrnoError && e2.errno === Errno.EEXIST)) throw e2;
       }
       try {
-        fd = openat2(this.#root, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE);
+        fd = openat2(this.#root.fd, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE);
       } catch (e3) {
-        throw new LayerApplyError(
-          path,
-          "cannot create this directory: something else is in the way",
-          {
-            cause: e3,
-          },
-        );
+        throw new LayerApplyError(path, "cannot create this directory: something is in the way", {
+          cause: e3,
+        });
       }
     }
-    this.remember(path, fd);
-    return fd;
+    return this.remember(path, fd);
   }
 
   /** Caches `fd` as the directory at `path`; the writer owns and closes it. */
-  remember(path: string, fd: number): void {
+  remember(path: string, fd: number): DirRef {
+    const ref = { fd, real: this.#realPath(fd) };
     const old = this.#dirs.get(path);
-    if (old !== undefined && old !== fd) close(old);
-    this.#dirs.set(path, fd);
+    if (old !== undefined && old.fd !== fd) close(old.fd);
+    this.#dirs.set(path, ref);
     if (this.#dirs.size > MAX_CACHED_DIRS) {
-      const [oldestPath, oldestFd] = this.#dirs.entries().next().value as [string, number];
+      const [oldestPath, oldest] = this.#dirs.entries().next().value as [string, DirRef];
       this.#dirs.delete(oldestPath);
-      close(oldestFd);
+      close(oldest.fd);
     }
+    return ref;
   }
 
-  /** Forgets cached directories at or under `path` (it is being removed or replaced). */
-  #dropCache(path: string): void {
-    for (const [p, fd] of this.#dirs) {
-      if (isWithin(p, path)) {
-        close(fd);
-        this.#dirs.delete(p);
+  /** The rootfs-relative path of an open directory, with every symlink resolved. */
+  #realPath(fd: number): string {
+    const abs = readlinkat(AT_FDCWD, fdPath(fd));
+    if (abs === this.#rootReal) return "";
+    if (!abs.startsWith(this.#rootReal + "/")) {
+      throw new UnsafePathError(abs, "resolved outside the rootfs"); // cannot happen with openat2
+    }
+    return abs.slice(this.#rootReal.length + 1);
+  }
+
+  /**
+   * Forgets cached directories at or below the real path `real` (all when ""). Entries are
+   * compared by real path, so every symlinked spelling of a removed directory goes too.
+   */
+  dropCache(real = ""): void {
+    for (const [key, ref] of this.#dirs) {
+      if (real === "" || ref.real === real || ref.real.startsWith(real + "/")) {
+        close(ref.fd);
+        this.#dirs.delete(key);
       }
     }
   }
 
-  /** Removes `base` in directory `pfd` (the entry at clean `path`), recursively if a directory. */
-  remove(pfd: number, base: string, path: string, isDir: boolean): void {
+  /** Removes `base` in directory `parent`, recursively if it is a directory. */
+  remove(parent: DirRef, base: string, isDir: boolean): void {
     if (isDir) {
-      this.#dropCache(path);
       // Deno's recursive remove does not follow symlinks; the /proc path pins the parent we
       // resolved inside the root.
-      Deno.removeSync(fdPath(pfd, base), { recursive: true });
-    } else unlinkat(pfd, base, 0);
+      Deno.removeSync(fdPath(parent.fd, base), { recursive: true });
+      this.dropCache(joinPath(parent.real, base));
+    } else unlinkat(parent.fd, base, 0);
   }
+}
 
-  /** Removes a now-empty directory (used when an empty dir is replaced). */
-  removeEmptyDir(pfd: number, base: string, path: string): void {
-    this.#dropCache(path);
-    unlinkat(pfd, base, AT_REMOVEDIR);
-  }
+/** `parent/base`, or `base` at the root. */
+function joinPath(parent: string, base: string): string {
+  return parent === "" ? base : `${parent}/${base}`;
 }
 
 interface DelayedDir {
@@ -220,7 +248,7 @@ interface DelayedDir {
 export class LayerApplier implements TarSink {
   readonly stats: LayerStats = { entries: 0, files: 0, bytes: 0, whiteouts: 0, skipped: 0 };
   readonly #w: RootfsWriter;
-  // Paths this layer created: whiteouts only hide lower layers (layer.md).
+  // Real (symlink-free) paths this layer created: whiteouts only hide lower layers (layer.md).
   readonly #written = new Set<string>();
   readonly #delayed: DelayedDir[] = [];
   #file = -1;
@@ -272,7 +300,7 @@ export class LayerApplier implements TarSink {
 
   /** Applies delayed directory modes and times; call after the tar reader's end(). */
   finish(): void {
-    const w = this.#w;
+    const root = this.#w.root.fd;
     // Newest first (so a directory re-created later in the layer wins), which is also children
     // before parents, so a parent's read-only mode cannot block reaching its children.
     const done = new Set<string>();
@@ -283,8 +311,8 @@ export class LayerApplier implements TarSink {
       let fd: number;
       try {
         fd = d.path === ""
-          ? w.rootFd
-          : openat2(w.rootFd, d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, RESOLVE);
+          ? root
+          : openat2(root, d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, RESOLVE);
       } catch (e) {
         // Replaced or removed later in the layer: nothing to restore.
         if (e instanceof ErrnoError) continue;
@@ -296,7 +324,7 @@ export class LayerApplier implements TarSink {
       } catch (e) {
         throw wrap(e, d.path);
       } finally {
-        if (fd !== w.rootFd) close(fd);
+        if (fd !== root) close(fd);
       }
     }
     this.#delayed.length = 0;
@@ -315,20 +343,20 @@ export class LayerApplier implements TarSink {
     if (wh.kind === "meta") return;
     if (path === "") {
       if (e.type !== "dir") throw new LayerApplyError(e.name, `the root can only be a directory`);
-      return this.#dirAttrs(this.#w.rootFd, "", e);
+      return this.#dirAttrs(this.#w.root.fd, "", e, true);
     }
-    const w = this.#w;
     const [parent, base] = splitPath(path);
-    const pfd = w.dir(parent, true, (p) => this.#written.add(p))!;
-    this.#written.add(path);
+    const pdir = this.#w.dir(parent, true, (real) => this.#written.add(real))!;
+    const pfd = pdir.fd;
+    const real = joinPath(pdir.real, base);
+    this.#written.add(real);
     switch (e.type) {
       case "dir":
-        return this.#mkdir(pfd, base, path, e);
+        return this.#mkdir(pdir, base, real, e);
       case "file": {
         this.#file = this.#create(
-          pfd,
+          pdir,
           base,
-          path,
           () => openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600),
         );
         this.#fileEntry = e;
@@ -337,58 +365,77 @@ export class LayerApplier implements TarSink {
         return;
       }
       case "symlink":
-        this.#create(pfd, base, path, () => symlinkat(e.linkname, pfd, base));
+        this.#create(pdir, base, () => symlinkat(e.linkname, pfd, base));
         this.#setOwner(() => fchownat(pfd, base, e.uid, e.gid, AT_SYMLINK_NOFOLLOW));
         this.#setXattrs(e, (n, v) => lsetxattr(fdPath(pfd, base), n, v));
         utimensat(pfd, base, e.mtime, e.mtimeNsec, AT_SYMLINK_NOFOLLOW);
         return;
       case "hardlink":
-        return this.#hardlink(pfd, base, path, e);
+        return this.#hardlink(pdir, base, real, e);
       case "char":
       case "block":
       case "fifo":
-        return this.#mknod(pfd, base, path, e);
+        return this.#mknod(pdir, base, real, e);
     }
   }
 
   /** Runs `make`; if the name exists, removes what is there (layer.md) and runs it again. */
-  #create<T>(pfd: number, base: string, path: string, make: () => T): T {
+  #create<T>(pdir: DirRef, base: string, make: () => T): T {
     try {
       return make();
     } catch (e) {
       if (!(e instanceof ErrnoError && e.errno === Errno.EEXIST)) throw e;
     }
-    const st = statxIfExists(pfd, base, AT_SYMLINK_NOFOLLOW);
-    if (st) this.#w.remove(pfd, base, path, (st.mode & S_IFMT) === S_IFDIR);
+    const st = statxIfExists(pdir.fd, base, AT_SYMLINK_NOFOLLOW);
+    if (st) this.#w.remove(pdir, base, (st.mode & S_IFMT) === S_IFDIR);
     return make();
   }
 
-  #mkdir(pfd: number, base: string, path: string, e: TarEntry): void {
+  /** `real` is the directory's symlink-free path, used as its cache key too. */
+  #mkdir(pdir: DirRef, base: string, real: string, e: TarEntry): void {
+    const pfd = pdir.fd;
+    let existed = false;
     try {
       mkdirat(pfd, base, 0o700);
     } catch (err) {
       if (!(err instanceof ErrnoError && err.errno === Errno.EEXIST)) throw err;
       const st = statxIfExists(pfd, base, AT_SYMLINK_NOFOLLOW);
       // Both directories: keep the existing one and take the entry's attributes (layer.md).
-      if (st && (st.mode & S_IFMT) !== S_IFDIR) {
-        this.#w.remove(pfd, base, path, false);
+      if (st && (st.mode & S_IFMT) === S_IFDIR) existed = true;
+      else {
+        this.#w.remove(pdir, base, false);
         mkdirat(pfd, base, 0o700);
       }
     }
     const fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    this.#w.remember(path, fd);
-    this.#dirAttrs(fd, path, e);
+    this.#w.remember(real, fd);
+    this.#dirAttrs(fd, real, e, existed);
   }
 
-  #dirAttrs(fd: number, path: string, e: TarEntry): void {
+  /** Sets a directory's owner and xattrs now (replacing old ones) and its mode/time later. */
+  #dirAttrs(fd: number, path: string, e: TarEntry, replace: boolean): void {
     this.#setOwner(() => fchown(fd, e.uid, e.gid));
+    if (replace) {
+      // "Attributes MUST be replaced": drop xattrs the entry does not have.
+      for (const name of flistxattr(fd)) {
+        if (!e.xattrs.has(name) && !KEPT_XATTR(name)) {
+          try {
+            fremovexattr(fd, name);
+          } catch (err) {
+            this.#w.warn(
+              `could not remove xattr ${name} of ${path || "/"}: ${(err as Error).message}`,
+            );
+          }
+        }
+      }
+    }
     this.#setXattrs(e, (n, v) => fsetxattr(fd, n, v));
     // Modes and times are set after the layer: children change mtimes, and a read-only mode
     // would stop an unprivileged writer from filling the directory.
     this.#delayed.push({ path, mode: e.mode, mtime: e.mtime, mtimeNsec: e.mtimeNsec });
   }
 
-  #hardlink(pfd: number, base: string, path: string, e: TarEntry): void {
+  #hardlink(pdir: DirRef, base: string, real: string, e: TarEntry): void {
     let target: string;
     try {
       target = cleanEntryPath(e.linkname);
@@ -399,38 +446,45 @@ export class LayerApplier implements TarSink {
       );
     }
     if (target === "") throw new UnsafePathError(e.name, "hardlink to the root directory");
-    if (target === path) return; // a link to itself: already there
     const [tparent, tbase] = splitPath(target);
-    const tfd = this.#w.dir(tparent, false);
-    if (tfd === undefined) {
-      throw new LayerApplyError(path, `hardlink target ${JSON.stringify(target)} does not exist`);
+    const tdir = this.#w.dir(tparent, false);
+    if (tdir === undefined) {
+      throw new LayerApplyError(e.name, `hardlink target ${JSON.stringify(target)} does not exist`);
     }
+    if (joinPath(tdir.real, tbase) === real) return; // a link to itself: already there
     try {
-      this.#create(pfd, base, path, () => linkat(tfd, tbase, pfd, base, 0));
+      this.#create(pdir, base, () => linkat(tdir.fd, tbase, pdir.fd, base, 0));
     } catch (err) {
       if (err instanceof ErrnoError && err.errno === Errno.ENOENT) {
-        throw new LayerApplyError(path, `hardlink target ${JSON.stringify(target)} does not exist`);
+        throw new LayerApplyError(
+          e.name,
+          `hardlink target ${JSON.stringify(target)} does not exist`,
+        );
       }
       if (err instanceof ErrnoError && err.errno === Errno.EPERM) {
-        throw new LayerApplyError(path, `hardlink target ${JSON.stringify(target)} is a directory`);
+        throw new LayerApplyError(
+          e.name,
+          `hardlink target ${JSON.stringify(target)} is a directory`,
+        );
       }
       throw err;
     }
   }
 
-  #mknod(pfd: number, base: string, path: string, e: TarEntry): void {
+  #mknod(pdir: DirRef, base: string, real: string, e: TarEntry): void {
+    const pfd = pdir.fd;
     const type = e.type === "char" ? S_IFCHR : e.type === "block" ? S_IFBLK : S_IFIFO;
     if (type !== S_IFIFO && this.#w.rootless) {
       this.stats.skipped++;
-      this.#written.delete(path);
-      return this.#w.warn(`skipped device ${path}: creating devices needs root`);
+      this.#written.delete(real);
+      return this.#w.warn(`skipped device ${real}: creating devices needs root`);
     }
     try {
-      this.#create(pfd, base, path, () => mknodat(pfd, base, type | 0o600, e.devmajor, e.devminor));
+      this.#create(pdir, base, () => mknodat(pfd, base, type | 0o600, e.devmajor, e.devminor));
     } catch (err) {
       if (err instanceof ErrnoError && err.errno === Errno.EPERM && type !== S_IFIFO) {
         this.stats.skipped++;
-        return this.#w.warn(`skipped device ${path}: ${err.message}`);
+        return this.#w.warn(`skipped device ${real}: ${err.message}`);
       }
       throw err;
     }
@@ -442,24 +496,26 @@ export class LayerApplier implements TarSink {
 
   #whiteout(target: string): void {
     this.stats.whiteouts++;
-    if (this.#written.has(target)) return; // same-layer entries are not hidden
     const [parent, base] = splitPath(target);
-    const pfd = this.#w.dir(parent, false);
-    if (pfd === undefined) return;
-    const st = statxIfExists(pfd, base, AT_SYMLINK_NOFOLLOW);
+    const pdir = this.#w.dir(parent, false);
+    if (pdir === undefined) return;
+    const real = joinPath(pdir.real, base);
+    if (this.#written.has(real)) return; // same-layer entries are not hidden
+    const st = statxIfExists(pdir.fd, base, AT_SYMLINK_NOFOLLOW);
     if (!st) return;
     const isDir = (st.mode & S_IFMT) === S_IFDIR;
-    if (isDir && this.#hasWrittenUnder(target)) {
+    if (isDir && this.#hasWrittenUnder(real)) {
       // This layer already put things inside it: hide only what lower layers had.
-      return this.#removeLowerChildren(target, this.#keepSet(target));
+      return this.#removeLowerChildren(real, this.#keepSet(real));
     }
-    this.#w.remove(pfd, base, target, isDir);
+    this.#w.remove(pdir, base, isDir);
   }
 
   #opaque(dir: string): void {
     this.stats.whiteouts++;
-    if (this.#w.dir(dir, false) === undefined) return;
-    this.#removeLowerChildren(dir, this.#keepSet(dir));
+    const ref = this.#w.dir(dir, false);
+    if (ref === undefined) return;
+    this.#removeLowerChildren(ref.real, this.#keepSet(ref.real));
   }
 
   #hasWrittenUnder(dir: string): boolean {
@@ -468,7 +524,7 @@ export class LayerApplier implements TarSink {
     return false;
   }
 
-  /** Paths under `dir` written by this layer, and every directory leading to them. */
+  /** Real paths under `dir` written by this layer, and every directory leading to them. */
   #keepSet(dir: string): Set<string> {
     const keep = new Set<string>();
     const prefix = dir === "" ? "" : dir + "/";
@@ -485,17 +541,19 @@ export class LayerApplier implements TarSink {
     return keep;
   }
 
-  /** Removes everything under `dir` that this layer did not write (opaque semantics). */
+  /** Removes everything under real path `dir` that this layer did not write (opaque). */
   #removeLowerChildren(dir: string, keep: Set<string>): void {
-    const fd = this.#w.dir(dir, false);
-    if (fd === undefined) return;
-    const names = [...Deno.readDirSync(fdPath(fd))].map((d) => d.name);
+    const ref = this.#w.dir(dir, false);
+    if (ref === undefined) return;
+    const names = [...Deno.readDirSync(fdPath(ref.fd))].map((d) => d.name);
     for (const name of names) {
-      const child = dir === "" ? name : `${dir}/${name}`;
-      const st = statxIfExists(fd, name, AT_SYMLINK_NOFOLLOW);
+      const child = joinPath(dir, name);
+      // Recursing may evict this directory from the cache: look it up again each time.
+      const here = this.#w.dir(dir, false)!;
+      const st = statxIfExists(here.fd, name, AT_SYMLINK_NOFOLLOW);
       if (!st) continue;
       const isDir = (st.mode & S_IFMT) === S_IFDIR;
-      if (!keep.has(child)) this.#w.remove(fd, name, child, isDir);
+      if (!keep.has(child)) this.#w.remove(here, name, isDir);
       else if (isDir) this.#removeLowerChildren(child, keep);
     }
   }
