@@ -1,20 +1,9 @@
+import { peerTest, which } from "../../tests/support/peers.ts";
 import assert from "node:assert/strict";
 import { DEFAULT_HOSTNAME, defaultSpec } from "./default_spec.ts";
 import { OCI_RUNTIME_SPEC_VERSION, type Spec } from "./spec_types.ts";
 
-const runcPath = await which("runc");
-
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      const path = `${dir}/${name}`;
-      if ((await Deno.stat(path)).isFile) return path;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
+const runcPath = which("runc");
 
 async function runcSpec(rootless: boolean): Promise<Spec> {
   const dir = await Deno.makeTempDir({ prefix: "ocibox-runc-spec-" });
@@ -44,28 +33,26 @@ function withIntentionalChanges(runc: Spec): Spec {
   return { ...runc, ociVersion: OCI_RUNTIME_SPEC_VERSION, hostname: DEFAULT_HOSTNAME };
 }
 
-Deno.test({
-  name: "defaultSpec equals `runc spec` except ociVersion and hostname",
-  ignore: runcPath === undefined,
-  async fn() {
+peerTest(
+  "defaultSpec equals `runc spec` except ociVersion and hostname",
+  { peers: ["runc"] },
+  async () => {
     const ours = defaultSpec({ cgroupNamespace: await hostIsCgroup2() });
     const expected = withIntentionalChanges(await runcSpec(false));
     assert.deepStrictEqual(ours, expected);
     // Same key order too, so a serialised config.json diffs cleanly against runc's.
     assert.equal(JSON.stringify(ours), JSON.stringify(expected));
   },
-});
+);
 
-Deno.test({
-  name: "defaultSpec({rootless}) equals `runc spec --rootless` except ociVersion and hostname",
-  ignore: runcPath === undefined,
-  async fn() {
-    const ours = defaultSpec({ rootless: true, cgroupNamespace: await hostIsCgroup2() });
-    const expected = withIntentionalChanges(await runcSpec(true));
-    assert.deepStrictEqual(ours, expected);
-    // Same key order too, so a serialised config.json diffs cleanly against runc's.
-    assert.equal(JSON.stringify(ours), JSON.stringify(expected));
-  },
+peerTest("defaultSpec({rootless}) equals `runc spec --rootless` except ociVersion and hostname", {
+  peers: ["runc"],
+}, async () => {
+  const ours = defaultSpec({ rootless: true, cgroupNamespace: await hostIsCgroup2() });
+  const expected = withIntentionalChanges(await runcSpec(true));
+  assert.deepStrictEqual(ours, expected);
+  // Same key order too, so a serialised config.json diffs cleanly against runc's.
+  assert.equal(JSON.stringify(ours), JSON.stringify(expected));
 });
 
 Deno.test("defaultSpec: the intentional changes", () => {

@@ -1,3 +1,4 @@
+import { peerTest, which } from "../../tests/support/peers.ts";
 import assert from "node:assert/strict";
 import { InvalidImageError, UnsupportedError, UserNotFoundError } from "../errors.ts";
 import { defaultSpec } from "./default_spec.ts";
@@ -169,23 +170,15 @@ Deno.test("specFromImageConfig: non-linux images are unsupported", () => {
 
 // ---- Interop with umoci 0.4.7 --------------------------------------------------------------
 
-const umociPath = await which("umoci");
-const canRunUmoci = umociPath !== undefined && Deno.uid() === 0;
-
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      const path = `${dir}/${name}`;
-      if ((await Deno.stat(path)).isFile) return path;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
+const umociPath = which("umoci");
 
 async function umoci(cwd: string, ...args: string[]): Promise<{ ok: boolean; stderr: string }> {
-  const out = await new Deno.Command(umociPath!, { args, cwd, stdout: "null", stderr: "piped" })
+  const out = await new Deno.Command(umociPath ?? "umoci", {
+    args,
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  })
     .output();
   return { ok: out.success, stderr: new TextDecoder().decode(out.stderr) };
 }
@@ -319,135 +312,132 @@ function assertSameAsUmoci(ours: Spec, umociSpec: Spec, config: ImageConfigInput
   assert.deepStrictEqual(ours.mounts, sortVolumes(umociSpec.mounts), msg("mounts"));
 }
 
-Deno.test({
-  name: "specFromImageConfig matches `umoci unpack` (args, env, cwd, user, annotations, mounts)",
-  ignore: !canRunUmoci,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
-    try {
-      await Deno.mkdir(`${dir}/etc`);
-      await Deno.writeTextFile(`${dir}/etc/passwd`, PASSWD);
-      await Deno.writeTextFile(`${dir}/etc/group`, GROUP);
-      await mustUmoci(dir, "init", "--layout", "L");
-      await mustUmoci(dir, "new", "--image", "L:base");
-      await mustUmoci(dir, "insert", "--image", "L:base", "etc/passwd", "/etc/passwd");
-      await mustUmoci(dir, "insert", "--image", "L:base", "etc/group", "/etc/group");
+peerTest("specFromImageConfig matches `umoci unpack` (args, env, cwd, user, annotations, mounts)", {
+  peers: ["umoci"],
+  root: true,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
+  try {
+    await Deno.mkdir(`${dir}/etc`);
+    await Deno.writeTextFile(`${dir}/etc/passwd`, PASSWD);
+    await Deno.writeTextFile(`${dir}/etc/group`, GROUP);
+    await mustUmoci(dir, "init", "--layout", "L");
+    await mustUmoci(dir, "new", "--image", "L:base");
+    await mustUmoci(dir, "insert", "--image", "L:base", "etc/passwd", "/etc/passwd");
+    await mustUmoci(dir, "insert", "--image", "L:base", "etc/group", "/etc/group");
 
-      const scenarios: Scenario[] = [{ tag: "base", flags: [] }, ...SCENARIOS];
-      for (const scenario of scenarios) {
-        if (scenario.tag !== "base") {
-          await mustUmoci(
-            dir,
-            "config",
-            "--image",
-            "L:base",
-            "--tag",
-            scenario.tag,
-            ...scenario.flags,
-          );
-        }
-        const bundle = `${dir}/B-${scenario.tag}`;
-        await mustUmoci(dir, "unpack", "--image", `L:${scenario.tag}`, bundle);
-        const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-        const config = await readConfigBlob(`${dir}/L`, scenario.tag);
-        const ours = specFromImageConfig(config, {
-          passwd: await readOptional(`${bundle}/rootfs/etc/passwd`),
-          group: await readOptional(`${bundle}/rootfs/etc/group`),
-          volumes: "tmpfs",
-        });
-        scenario.deliberate?.(umociSpec);
-        assertSameAsUmoci(ours, umociSpec, config, scenario.tag);
+    const scenarios: Scenario[] = [{ tag: "base", flags: [] }, ...SCENARIOS];
+    for (const scenario of scenarios) {
+      if (scenario.tag !== "base") {
+        await mustUmoci(
+          dir,
+          "config",
+          "--image",
+          "L:base",
+          "--tag",
+          scenario.tag,
+          ...scenario.flags,
+        );
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+      const bundle = `${dir}/B-${scenario.tag}`;
+      await mustUmoci(dir, "unpack", "--image", `L:${scenario.tag}`, bundle);
+      const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+      const config = await readConfigBlob(`${dir}/L`, scenario.tag);
+      const ours = specFromImageConfig(config, {
+        passwd: await readOptional(`${bundle}/rootfs/etc/passwd`),
+        group: await readOptional(`${bundle}/rootfs/etc/group`),
+        volumes: "tmpfs",
+      });
+      scenario.deliberate?.(umociSpec);
+      assertSameAsUmoci(ours, umociSpec, config, scenario.tag);
     }
-  },
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
-Deno.test({
-  name: "specFromImageConfig and `umoci unpack` agree on images without /etc/passwd",
-  ignore: !canRunUmoci,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
-    try {
-      await mustUmoci(dir, "init", "--layout", "L");
-      await mustUmoci(dir, "new", "--image", "L:base");
-      await mustUmoci(dir, "config", "--image", "L:base", "--tag", "num", "--config.user=7:8");
-      await mustUmoci(dir, "config", "--image", "L:base", "--tag", "name", "--config.user=nobody");
+peerTest("specFromImageConfig and `umoci unpack` agree on images without /etc/passwd", {
+  peers: ["umoci"],
+  root: true,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ocibox-umoci-" });
+  try {
+    await mustUmoci(dir, "init", "--layout", "L");
+    await mustUmoci(dir, "new", "--image", "L:base");
+    await mustUmoci(dir, "config", "--image", "L:base", "--tag", "num", "--config.user=7:8");
+    await mustUmoci(dir, "config", "--image", "L:base", "--tag", "name", "--config.user=nobody");
 
-      await mustUmoci(dir, "unpack", "--image", "L:num", `${dir}/B-num`);
-      const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${dir}/B-num/config.json`));
-      const num = await readConfigBlob(`${dir}/L`, "num");
-      const ours = specFromImageConfig(num, { volumes: "tmpfs" });
-      assertSameAsUmoci(ours, umociSpec, num, "num");
+    await mustUmoci(dir, "unpack", "--image", "L:num", `${dir}/B-num`);
+    const umociSpec: Spec = JSON.parse(await Deno.readTextFile(`${dir}/B-num/config.json`));
+    const num = await readConfigBlob(`${dir}/L`, "num");
+    const ours = specFromImageConfig(num, { volumes: "tmpfs" });
+    assertSameAsUmoci(ours, umociSpec, num, "num");
 
-      // Both refuse a user name that cannot be resolved.
-      const { ok } = await umoci(dir, "unpack", "--image", "L:name", `${dir}/B-name`);
-      assert.equal(ok, false);
-      const name = await readConfigBlob(`${dir}/L`, "name");
-      assert.throws(() => specFromImageConfig(name), UserNotFoundError);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    // Both refuse a user name that cannot be resolved.
+    const { ok } = await umoci(dir, "unpack", "--image", "L:name", `${dir}/B-name`);
+    assert.equal(ok, false);
+    const name = await readConfigBlob(`${dir}/L`, "name");
+    assert.throws(() => specFromImageConfig(name), UserNotFoundError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
-const runcPath = await which("runc");
-const busyboxPath = await which("busybox");
+const runcPath = which("runc");
+const busyboxPath = which("busybox");
 
-Deno.test({
-  name: "runc 1.1.5 runs a converted spec (ociVersion, user, groups, env, cwd, hostname)",
-  ignore: runcPath === undefined || busyboxPath === undefined || Deno.uid() !== 0,
-  async fn() {
-    const bundle = await Deno.makeTempDir({ prefix: "ocibox-runc-run-" });
-    const id = `ocibox-test-${crypto.randomUUID()}`;
-    try {
-      for (const d of ["bin", "etc", "srv"]) {
-        await Deno.mkdir(`${bundle}/rootfs/${d}`, { recursive: true });
-      }
-      await Deno.copyFile(busyboxPath!, `${bundle}/rootfs/bin/busybox`);
-      for (const applet of ["sh", "id", "env", "pwd", "hostname", "sort"]) {
-        await Deno.symlink("busybox", `${bundle}/rootfs/bin/${applet}`);
-      }
-      await Deno.writeTextFile(`${bundle}/rootfs/etc/passwd`, PASSWD);
-      await Deno.writeTextFile(`${bundle}/rootfs/etc/group`, GROUP);
-      const spec = specFromImageConfig(
-        image({
-          User: "alice",
-          Entrypoint: ["/bin/sh", "-c"],
-          Cmd: ["id -u; id -g; id -G; pwd; hostname; env | sort"],
-          WorkingDir: "/srv",
-          Env: ["PATH=/bin", "FOO=bar"],
-        }),
-        { passwd: PASSWD, group: GROUP },
-      );
-      await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(spec));
-      const out = await new Deno.Command(runcPath!, {
-        args: ["run", id],
-        cwd: bundle,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      assert.deepStrictEqual(stdout.trim().split("\n"), [
-        "1000",
-        "1000",
-        "1000 10 50",
-        "/srv",
-        "ocibox",
-        "FOO=bar",
-        "HOME=/home/alice",
-        "PATH=/bin",
-        "PWD=/srv",
-        "SHLVL=1",
-        "TERM=xterm",
-      ]);
-    } finally {
-      await new Deno.Command(runcPath!, { args: ["delete", "--force", id], stderr: "null" })
-        .output();
-      await Deno.remove(bundle, { recursive: true });
+peerTest("runc 1.1.5 runs a converted spec (ociVersion, user, groups, env, cwd, hostname)", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  const bundle = await Deno.makeTempDir({ prefix: "ocibox-runc-run-" });
+  const id = `ocibox-test-${crypto.randomUUID()}`;
+  try {
+    for (const d of ["bin", "etc", "srv"]) {
+      await Deno.mkdir(`${bundle}/rootfs/${d}`, { recursive: true });
     }
-  },
+    await Deno.copyFile(busyboxPath!, `${bundle}/rootfs/bin/busybox`);
+    for (const applet of ["sh", "id", "env", "pwd", "hostname", "sort"]) {
+      await Deno.symlink("busybox", `${bundle}/rootfs/bin/${applet}`);
+    }
+    await Deno.writeTextFile(`${bundle}/rootfs/etc/passwd`, PASSWD);
+    await Deno.writeTextFile(`${bundle}/rootfs/etc/group`, GROUP);
+    const spec = specFromImageConfig(
+      image({
+        User: "alice",
+        Entrypoint: ["/bin/sh", "-c"],
+        Cmd: ["id -u; id -g; id -G; pwd; hostname; env | sort"],
+        WorkingDir: "/srv",
+        Env: ["PATH=/bin", "FOO=bar"],
+      }),
+      { passwd: PASSWD, group: GROUP },
+    );
+    await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify(spec));
+    const out = await new Deno.Command(runcPath!, {
+      args: ["run", id],
+      cwd: bundle,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepStrictEqual(stdout.trim().split("\n"), [
+      "1000",
+      "1000",
+      "1000 10 50",
+      "/srv",
+      "ocibox",
+      "FOO=bar",
+      "HOME=/home/alice",
+      "PATH=/bin",
+      "PWD=/srv",
+      "SHLVL=1",
+      "TERM=xterm",
+    ]);
+  } finally {
+    await new Deno.Command(runcPath!, { args: ["delete", "--force", id], stderr: "null" })
+      .output();
+    await Deno.remove(bundle, { recursive: true });
+  }
 });
