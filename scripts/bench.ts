@@ -1,0 +1,348 @@
+/**
+ * `deno task bench`: the unpack benchmark. Builds (or reuses) the fixture images, then times
+ * `ocibox unpack` against `umoci unpack` and GNU tar on a tmpfs, checks ocibox's rootfs against
+ * umoci's, prints a table with the goals marked PASS/FAIL and writes it as markdown to
+ * .bench/unpack.md.
+ *
+ * Usage: `deno task bench [--runs N] [--warmup N] [--only many-files,debian-like,big-file]
+ * [--work DIR] [--cache DIR] [--variants cli,bundle,bin] [--ocibox DIR] [--profile]`
+ *
+ * Without --work, as root, a tmpfs is mounted at .bench/tmpfs for the run and unmounted at the
+ * end; fixtures are cached in .bench/fixtures. With --work DIR everything (fixtures included,
+ * unless --cache says otherwise) goes under DIR, which should be a tmpfs.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ensureFixture, type Fixture, FIXTURE_NAMES, type FixtureName } from "./bench/fixtures.ts";
+import { measure, median, rssMethod, type Sample } from "./bench/measure.ts";
+import { type FixtureResult, renderMarkdown, renderText } from "./bench/report.ts";
+import {
+  benchFixture,
+  binVariant,
+  bundleVariant,
+  cliVariant,
+  profileFixture,
+  type Variant,
+} from "./bench/unpack_bench.ts";
+import { type CpuProfile, profileMarkdown, summarizeProfile } from "./bench/cpu_profile.ts";
+
+const HELP = `Usage: deno task bench [flags]
+
+Times ocibox unpack against umoci unpack and GNU tar (the floor) on generated fixture images.
+
+Flags:
+  --runs N          timed runs per tool and fixture; the median is reported (default 3)
+  --warmup N        untimed runs per tool before timing (default 1)
+  --only LIST       comma-separated fixtures (${FIXTURE_NAMES.join(",")})
+  --work DIR        run (and cache fixtures) under DIR, which should be a tmpfs; default:
+                    mount a 6g tmpfs at .bench/tmpfs (root) and cache in .bench/fixtures
+  --cache DIR       where fixture layouts are cached (default .bench/fixtures, or DIR/fixtures
+                    with --work)
+  --variants LIST   ocibox variants: cli (deno run main.ts), bundle (dist/ocibox.js),
+                    bin (dist/ocibox-bin); default: cli plus those that exist
+  --ocibox DIR      the ocibox checkout to measure (a directory with main.ts; default: this
+                    repository), e.g. a snapshot taken while others edit the tree
+  --profile         also run ocibox once per fixture under --cpu-prof and summarise the top
+                    self-time functions into .bench/unpack-profile.md
+  -h, --help        this help`;
+
+const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const log = (line: string) => console.error(line);
+
+async function output(cmd: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stderr: "piped" }).output();
+    return new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isMountpoint(dir: string): Promise<boolean> {
+  const out = await new Deno.Command("mountpoint", { args: ["-q", dir] }).output();
+  return out.success;
+}
+
+async function newestSourceMtime(src: string): Promise<number> {
+  let newest = 0;
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(p);
+      else if (e.name.endsWith(".ts")) {
+        newest = Math.max(newest, (await Deno.stat(p)).mtime?.getTime() ?? 0);
+      }
+    }
+  };
+  for (const d of ["lib", "ffi"]) if (await exists(`${src}/${d}`)) await walk(`${src}/${d}`);
+  newest = Math.max(newest, (await Deno.stat(`${src}/main.ts`)).mtime?.getTime() ?? 0);
+  return newest;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "3" },
+      warmup: { type: "string", default: "1" },
+      only: { type: "string" },
+      work: { type: "string" },
+      cache: { type: "string" },
+      variants: { type: "string" },
+      profile: { type: "boolean", default: false },
+      ocibox: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const runs = Number(values.runs);
+  const warmup = Number(values.warmup);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be >= 0`);
+  const names = (values.only ? values.only.split(",") : [...FIXTURE_NAMES]).map((n) => n.trim());
+  for (const n of names) {
+    if (!(FIXTURE_NAMES as readonly string[]).includes(n)) {
+      throw new Error(`unknown fixture ${n}; known: ${FIXTURE_NAMES.join(", ")}`);
+    }
+  }
+  for (const tool of ["umoci", "tar", "gzip", "sha256sum", "cp", "mountpoint"]) {
+    if ((await output(["which", tool])) === "") throw new Error(`${tool} is not on PATH`);
+  }
+
+  // Variants of ocibox.
+  const notes: string[] = [];
+  const src = values.ocibox ? await Deno.realPath(values.ocibox) : repo;
+  if (!(await exists(`${src}/main.ts`))) {
+    throw new Error(`${src}/main.ts does not exist (--ocibox)`);
+  }
+  if (src !== repo) notes.push(`ocibox measured from ${src}.`);
+  const newest = await newestSourceMtime(src);
+  const available: Record<string, { variant: Variant; file?: string }> = {
+    cli: { variant: cliVariant(src) },
+    bundle: { variant: bundleVariant(src), file: `${src}/dist/ocibox.js` },
+    bin: { variant: binVariant(src), file: `${src}/dist/ocibox-bin` },
+  };
+  const wanted = values.variants ? values.variants.split(",") : Object.keys(available);
+  const variants: Variant[] = [];
+  for (const name of wanted) {
+    const v = available[name];
+    if (!v) throw new Error(`unknown variant ${name}; known: ${Object.keys(available).join(", ")}`);
+    if (v.file) {
+      let st: Deno.FileInfo;
+      try {
+        st = await Deno.stat(v.file);
+      } catch {
+        if (values.variants) throw new Error(`variant ${name} needs ${v.file}; build it first`);
+        continue;
+      }
+      const probe = v.variant.command("", "").slice(0, -3);
+      const says = await output([...probe, "--version"]);
+      if (!says.startsWith("ocibox version")) {
+        const msg = `${v.file} does not run as ocibox (\`${
+          probe.map((a) => a.slice(a.lastIndexOf("/") + 1)).join(" ")
+        } --version\` said: ${says.split("\n")[0]}); skipping the ${name} variant`;
+        if (values.variants) throw new Error(msg);
+        log(`warning: ${msg}`);
+        notes.push(`Note: ${msg}.`);
+        continue;
+      }
+      if ((st.mtime?.getTime() ?? 0) < newest) {
+        const msg = `${v.file.slice(src.length + 1)} is older than the newest source file; ` +
+          `its row measures older code (rebuild with deno task ${
+            name === "bin" ? "compile" : name
+          })`;
+        notes.push(`Note: ${msg}.`);
+        log(`warning: ${msg}`);
+      }
+    }
+    variants.push(v.variant);
+  }
+  if (variants[0]?.name !== "cli" && !wanted.includes("cli")) {
+    log("note: the first variant is the one verified against umoci");
+  }
+
+  // Work directories.
+  const root = Deno.uid() === 0;
+  let workDir: string;
+  let mounted = false;
+  let cacheDir: string;
+  if (values.work) {
+    workDir = values.work.replace(/\/$/, "");
+    await Deno.mkdir(workDir, { recursive: true });
+    cacheDir = values.cache ?? `${workDir}/fixtures`;
+  } else {
+    cacheDir = values.cache ?? `${repo}/.bench/fixtures`;
+    if (root) {
+      workDir = `${repo}/.bench/tmpfs`;
+      await Deno.mkdir(workDir, { recursive: true });
+      if (await isMountpoint(workDir)) {
+        log(`using the file system already mounted at ${workDir}`);
+      } else {
+        const out = await output(["mount", "-t", "tmpfs", "-o", "size=6g", "tmpfs", workDir]);
+        if (!(await isMountpoint(workDir))) throw new Error(`mounting a tmpfs failed: ${out}`);
+        mounted = true;
+        log(`mounted a 6g tmpfs at ${workDir}`);
+      }
+    } else {
+      workDir = `/dev/shm/ocibox-bench-${Deno.pid}`;
+      await Deno.mkdir(workDir, { recursive: true });
+    }
+  }
+  const fsType = await output(["stat", "-f", "-c", "%T", workDir]);
+  if (fsType !== "tmpfs") {
+    log(`warning: ${workDir} is ${fsType}, not tmpfs: times will be noisy (see --work)`);
+    notes.push(`Note: run directory on ${fsType}, not tmpfs.`);
+  }
+  await Deno.mkdir(cacheDir, { recursive: true });
+  const runDir = `${workDir}/run`;
+  const scratchDir = `${workDir}/scratch`;
+  log(`fixtures are cached in ${cacheDir}; runs happen in ${runDir} (${fsType})`);
+
+  let interrupted = false;
+  const onInt = () => {
+    interrupted = true;
+    log("interrupted; cleaning up after the current step ...");
+  };
+  Deno.addSignalListener("SIGINT", onInt);
+  const checkpoint = () => {
+    if (interrupted) throw new Error("interrupted");
+  };
+
+  const loadBefore = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+  const method = await rssMethod();
+  const results: FixtureResult[] = [];
+  const profiles: string[] = [];
+  try {
+    log(`warming Deno's module cache: deno cache main.ts`);
+    await output([Deno.execPath(), "cache", `${src}/main.ts`]);
+    const startup: Sample[] = [];
+    for (let i = 0; i < 5; i++) {
+      startup.push(
+        await measure([Deno.execPath(), "run", "-A", `${src}/main.ts`, "--version"], {
+          method,
+          statsFile: `${workDir}/startup-stats`,
+          cwd: src,
+        }),
+      );
+    }
+    await Deno.remove(`${workDir}/startup-stats`).catch(() => {});
+    const startRss = Math.max(...startup.map((x) => x.peakRssKb ?? 0)) / 1024;
+    notes.push(
+      `For scale: starting ocibox (\`deno run -A main.ts --version\`) takes ${
+        median(startup.map((x) => x.wallS)).toFixed(2)
+      } s and ${startRss.toFixed(0)} MB peak RSS.`,
+    );
+    const fixtures: Fixture[] = [];
+    for (const name of names as FixtureName[]) {
+      checkpoint();
+      const f = await ensureFixture(name, { cacheDir, scratchDir, chown: root, log });
+      await Deno.remove(scratchDir, { recursive: true }).catch(() => {});
+      if (!f.generated) log(`fixture ${name}: cached at ${f.layout}`);
+      fixtures.push(f);
+    }
+    for (const f of fixtures) {
+      log(`benchmarking ${f.name} (${runs} runs, ${warmup} warm-up) ...`);
+      results.push(
+        ...await benchFixture(f, {
+          runs,
+          warmup,
+          runDir,
+          variants,
+          rootless: !root,
+          rssMethod: method,
+          log,
+          checkpoint,
+        }),
+      );
+    }
+    if (values.profile) {
+      for (const f of fixtures) {
+        checkpoint();
+        log(`profiling ocibox on ${f.name} ...`);
+        try {
+          const file = await profileFixture(f, src, runDir, `${repo}/.bench/profiles/${f.name}`);
+          const p = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+          const s = summarizeProfile(p, { top: 15, root: `file://${src}/` });
+          profiles.push(profileMarkdown(`${f.name}: ${file.slice(repo.length + 1)}`, s));
+        } catch (e) {
+          log(`profiling ${f.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    await Deno.remove(scratchDir, { recursive: true }).catch(() => {});
+    if (mounted) {
+      const out = await output(["umount", workDir]);
+      if (await isMountpoint(workDir)) log(`warning: could not unmount ${workDir}: ${out}`);
+      else log(`unmounted ${workDir}`);
+    } else if (!values.work && !root) {
+      await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  const cpu = (await output(["bash", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]))
+    .trim();
+  notes.push(
+    `Machine: ${
+      cpu || Deno.build.arch
+    }, ${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}; deno ${Deno.version.deno}; ${
+      (await output(["umoci", "--version"])).trim()
+    }; ${(await output(["tar", "--version"])).split("\n")[0]}.`,
+  );
+  const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
+  notes.push(
+    `Load average (1 min) ${loadBefore} at the start, ${loadAfter} at the end: other work on ` +
+      `the machine makes the medians noisy (tar's gzip child needs a second core).`,
+  );
+  const ctx = { runs, rssMethod: method, date: new Date().toISOString().slice(0, 10), notes };
+  console.log("");
+  console.log(renderText(results, ctx));
+  await Deno.mkdir(`${repo}/.bench`, { recursive: true });
+  await Deno.writeTextFile(`${repo}/.bench/unpack.md`, renderMarkdown(results, ctx));
+  console.log(`\nwrote ${repo}/.bench/unpack.md`);
+  if (profiles.length) {
+    const md = `## ocibox unpack CPU profiles (self time)\n\n${profiles.join("\n")}`;
+    await Deno.writeTextFile(`${repo}/.bench/unpack-profile.md`, md);
+    console.log(`\n${md}\nwrote ${repo}/.bench/unpack-profile.md`);
+  }
+  const failed = results.filter((r) => r.verified.startsWith("FAILED") || r.error);
+  if (failed.length) {
+    console.error(
+      `\nFAILED: ocibox failed or its rootfs differs from umoci's on ${
+        [
+          ...new Set(
+            failed.map((r) => r.variant === "cli" ? r.fixture : `${r.fixture} [${r.variant}]`),
+          ),
+        ]
+          .join(", ")
+      } (details above)`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(1);
+  }
+}
