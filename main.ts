@@ -4,7 +4,7 @@
  * @module
  */
 import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
-import { UsageError } from "./lib/errors.ts";
+import { AbortedError, UsageError } from "./lib/errors.ts";
 
 const VERSION = "0.1.0";
 
@@ -44,10 +44,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const word = argv[i];
-  if (word === undefined || word === "help") {
+  if (word === "help") {
     console.log(usage());
-    return word === undefined ? 2 : 0;
+    return 0;
   }
+  if (word === undefined) return fail(new UsageError("no command given; see ocibox --help"), debug);
   const info = findCommand(word);
   if (!info) {
     return fail(
@@ -76,7 +77,8 @@ function fail(e: unknown, debug: boolean): number {
   if (debug && e instanceof Error && e.stack) console.error(e.stack);
   const msg = e instanceof Error ? e.message : String(e);
   console.error(`error: ${msg.split("\n")[0]}`);
-  return e instanceof UsageError ? 2 : 1;
+  // 130 like a shell for Ctrl-C (the work stopped through its AbortSignal).
+  return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }
 
 if (import.meta.main) {

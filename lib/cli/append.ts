@@ -7,6 +7,7 @@ import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
 import { appendImage, type LayerInput } from "../mutate/append.ts";
 import { copyImage } from "../transport/copy.ts";
 import { openDestination, openSource } from "../transport/open.ts";
+import { parseTransportRef } from "../transport/transport_ref.ts";
 import type { ImageSource } from "../transport/types.ts";
 import { allStrings, expectPositionals, lastString, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
@@ -103,32 +104,35 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--created ${created}: not an RFC 3339 time`);
   }
   const layers = await Promise.all(allStrings(values.layer).map(layerInput));
+  const baseName = lastString(values.base);
+  const baseRef = baseName === undefined ? undefined : parseTransportRef(baseName);
+  const to = parseTransportRef(positionals[0]);
+  const platform = platformFlag(lastString(values.platform));
+  const edits = {
+    entrypoint: argList(allStrings(values.entrypoint), "entrypoint"),
+    cmd: argList(allStrings(values.cmd), "cmd"),
+    env: allStrings(values.env),
+    workdir: lastString(values.workdir),
+    user: lastString(values.user),
+    labels: labels(allStrings(values.label)),
+  };
   const reporter = reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
-    let base: ImageSource | undefined;
-    const baseName = lastString(values.base);
-    if (baseName !== undefined) base = await openSource(baseName);
+    const base: ImageSource | undefined = baseRef ? await openSource(baseRef) : undefined;
     try {
       const image = await appendImage({
         base,
         baseName,
-        platform: platformFlag(lastString(values.platform)),
+        platform,
         layers,
         compression: compression as Compression | undefined,
         created,
-        edits: {
-          entrypoint: argList(allStrings(values.entrypoint), "entrypoint"),
-          cmd: argList(allStrings(values.cmd), "cmd"),
-          env: allStrings(values.env),
-          workdir: lastString(values.workdir),
-          user: lastString(values.user),
-          labels: labels(allStrings(values.label)),
-        },
+        edits,
         reporter,
         signal,
       });
       try {
-        const dst = await openDestination(positionals[0]);
+        const dst = await openDestination(to);
         try {
           const r = await copyImage(image, dst, { reporter, signal });
           reporter.info(`Wrote ${r.digest} to ${positionals[0]}`);

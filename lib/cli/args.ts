@@ -36,7 +36,9 @@ export function parseFlags<T extends Options>(args: string[], options: T): Parse
     delete values.help;
     return { values: r.values, positionals: r.positionals, help };
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message.split("\n")[0] : String(e));
+    // node's messages span lines (the hint about --flag=-value is on the last): join them.
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(msg.split("\n").map((l) => l.trim()).filter(Boolean).join(" "));
   }
 }
 

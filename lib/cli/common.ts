@@ -2,6 +2,7 @@
  * Pieces every command shares: the --platform flag, the reporter choice and Ctrl-C handling.
  * @module
  */
+import { AbortedError } from "../errors.ts";
 import { parsePlatform, type Platform } from "../image/platform.ts";
 import { plainReporter, quietReporter, type Reporter } from "../report/reporter.ts";
 
@@ -17,7 +18,7 @@ export function reporterFor(quiet: boolean | undefined): Reporter {
 
 /**
  * Runs `work` with an AbortSignal that fires on SIGINT/SIGTERM, so temporary files are removed
- * before the process exits (with 130 for an interrupt, as shells expect).
+ * before the process exits (main.ts maps the resulting AbortedError to exit code 130).
  */
 export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -26,9 +27,14 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
     return await work(controller.signal);
+  } catch (e) {
+    // Whatever the interrupted work threw (a closed stream, a cancelled read), report the cause.
+    if (controller.signal.aborted && !(e instanceof AbortedError)) {
+      throw new AbortedError("interrupted");
+    }
+    throw e;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    if (controller.signal.aborted) Deno.exitCode = 130;
   }
 }
 

@@ -6,6 +6,7 @@ import { UsageError } from "../errors.ts";
 import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
 import { copyImage } from "../transport/copy.ts";
 import { openDestination, openSource } from "../transport/open.ts";
+import { parseTransportRef } from "../transport/transport_ref.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
 
@@ -44,16 +45,20 @@ export async function run(args: string[]): Promise<number> {
   if (values.all && values.platform) {
     throw new UsageError("--all and --platform exclude each other");
   }
+  // Everything the command line says is checked before any work starts.
+  const from = parseTransportRef(positionals[0]);
+  const to = parseTransportRef(positionals[1]);
+  const platform = platformFlag(values.platform);
   const reporter = reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
+    const src = await openSource(from);
     reporter.info("Getting image source signatures");
-    const src = await openSource(positionals[0]);
     try {
-      const dst = await openDestination(positionals[1]);
+      const dst = await openDestination(to);
       try {
         await copyImage(src, dst, {
           all: values.all,
-          platform: platformFlag(values.platform),
+          platform,
           compression: format as Compression | undefined,
           preserveDigests: values["preserve-digests"],
           reporter,

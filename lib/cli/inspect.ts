@@ -2,7 +2,7 @@
  * `ocibox inspect`: what skopeo inspect prints, for every transport.
  * @module
  */
-import { buildInspectInfo, formatInspectInfo } from "../image/inspect_info.ts";
+import { buildInspectConfig, buildInspectInfo, formatInspectInfo } from "../image/inspect_info.ts";
 import { openSource } from "../transport/open.ts";
 import { readConfig, resolveManifest } from "../transport/resolve.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
@@ -43,10 +43,11 @@ export async function run(args: string[]): Promise<number> {
     const { bytes, config } = await readConfig(src, manifest);
     if (values.config) {
       if (values.raw) await writeStdout(bytes);
-      else console.log(JSON.stringify(JSON.parse(new TextDecoder().decode(bytes)), null, 4));
+      else console.log(formatInspectInfo(buildInspectConfig(config)));
       return 0;
     }
     const info = buildInspectInfo({
+      name: src.dockerName,
       digest: top.digest,
       repoTags: await src.repoTags(),
       manifest: manifest.manifest,

@@ -3,6 +3,7 @@
  * @module
  */
 import { openSource } from "../transport/open.ts";
+import { parseTransportRef } from "../transport/transport_ref.ts";
 import { unpackBundle } from "../runtime/unpack_bundle.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
@@ -33,12 +34,14 @@ export async function run(args: string[]): Promise<number> {
     quiet: { type: "boolean", short: "q" },
   });
   expectPositionals(positionals, 2, "ocibox unpack [flags] IMAGE BUNDLE");
+  const from = parseTransportRef(positionals[0]);
+  const platform = platformFlag(values.platform);
   const reporter = reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
-    const src = await openSource(positionals[0]);
+    const src = await openSource(from);
     try {
       const r = await unpackBundle(src, positionals[1], {
-        platform: platformFlag(values.platform),
+        platform,
         rootless: values.rootless ? true : undefined,
         reporter,
         signal,

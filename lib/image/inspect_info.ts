@@ -161,9 +161,71 @@ export function buildInspectInfo(input: InspectInput): InspectInfo {
  * console.log(formatInspectInfo(info)); // {\n    "Digest": "sha256:5037…", …
  * ```
  */
-export function formatInspectInfo(info: InspectInfo): string {
+export function formatInspectInfo(info: InspectInfo | Record<string, unknown>): string {
   return JSON.stringify(info, null, 4).replace(
     /[<>&\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
+}
+
+/**
+ * The config as `skopeo inspect --config` prints it: converted to the OCI image config shape
+ * (Docker-only fields dropped), in Go's field order, times as Go prints them.
+ *
+ * @example
+ * ```ts
+ * const view = buildInspectConfig({
+ *   created: "2024-01-02T03:04:05.100Z", architecture: "amd64", os: "linux",
+ *   rootfs: { type: "layers", diff_ids: [] },
+ * });
+ * view.created; // "2024-01-02T03:04:05.1Z"
+ * ```
+ */
+export function buildInspectConfig(config: ImageConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const put = (key: string, value: unknown) => {
+    if (value !== undefined && value !== "" && !(Array.isArray(value) && value.length === 0)) {
+      out[key] = value;
+    }
+  };
+  put("created", config.created === undefined ? undefined : goTimeString(config.created));
+  put("author", config.author);
+  put("architecture", config.architecture);
+  put("variant", config.variant);
+  put("os", config.os);
+  put("os.version", config["os.version"]);
+  put("os.features", config["os.features"]);
+  const c = config.config ?? {};
+  const inner: Record<string, unknown> = {};
+  for (
+    const key of [
+      "User",
+      "ExposedPorts",
+      "Env",
+      "Entrypoint",
+      "Cmd",
+      "Volumes",
+      "WorkingDir",
+      "Labels",
+      "StopSignal",
+      "ArgsEscaped",
+    ] as const
+  ) {
+    const v = c[key];
+    if (v !== undefined && v !== "" && v !== false) inner[key] = v;
+  }
+  out.config = inner;
+  out.rootfs = { type: config.rootfs.type, diff_ids: config.rootfs.diff_ids };
+  if (config.history?.length) {
+    out.history = config.history.map((h) => {
+      const e: Record<string, unknown> = {};
+      if (h.created !== undefined) e.created = goTimeString(h.created);
+      if (h.created_by) e.created_by = h.created_by;
+      if (h.author) e.author = h.author;
+      if (h.comment) e.comment = h.comment;
+      if (h.empty_layer) e.empty_layer = true;
+      return e;
+    });
+  }
+  return out;
 }

@@ -39,7 +39,9 @@ export async function fileStream(
     }
   };
   return new ReadableStream<Uint8Array>({
-    pull(controller) {
+    // Async reads: each chunk returns to the event loop, so Ctrl-C and timers get a turn even
+    // while a long layer streams through synchronous parsing and writing.
+    async pull(controller) {
       if (left <= 0) {
         finish();
         return controller.close();
@@ -47,7 +49,7 @@ export async function fileStream(
       const buf = new Uint8Array(Math.min(CHUNK, left));
       let n: number | null;
       try {
-        n = file.readSync(buf);
+        n = await file.read(buf);
       } catch (e) {
         finish();
         throw e;
@@ -55,7 +57,8 @@ export async function fileStream(
       if (n === null || n === 0) {
         finish();
         if (left !== Infinity) {
-          return controller.error(new Error(`${path}: file ended ${left} bytes early`));
+          const e = new OciboxError("FILE_TRUNCATED", `${path}: file ended ${left} bytes early`);
+          return controller.error(e);
         }
         return controller.close();
       }

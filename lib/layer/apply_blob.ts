@@ -33,6 +33,18 @@ export interface AppliedLayer {
   stats: LayerStats;
 }
 
+/** Options of {@linkcode applyLayerBlob}. */
+export interface ApplyBlobOptions {
+  signal?: AbortSignal;
+}
+
+/** What hashing the whole blob found, however far parsing got. */
+interface Verdict {
+  blobDigest: string;
+  blobSize: number;
+  diffId?: string;
+}
+
 /**
  * Applies `blob` (the raw layer blob) to `writer`, verifying the blob's size and digest and,
  * when given, its diff_id. On any error the rootfs is left partly written: callers unpack into
@@ -44,80 +56,112 @@ export async function applyLayerBlob(
   blob: ReadableStream<Uint8Array>,
   expected: LayerBlobExpectation,
   writer: RootfsWriter,
-  options: { signal?: AbortSignal } = {},
+  options: ApplyBlobOptions = {},
 ): Promise<AppliedLayer> {
   const what = `layer ${expected.digest}`;
-  const blobHash = createDigester(parseDigest(expected.digest).algorithm);
-  const diffHash = createDigester(
-    expected.diffId ? parseDigest(expected.diffId).algorithm : "sha256",
-  );
-  const signal = options.signal;
-  const take = (chunk: Uint8Array) => {
-    if (blobHash.size + chunk.length > expected.size) {
-      throw new SizeMismatchError(what, expected.size, blobHash.size + chunk.length);
-    }
-    blobHash.update(chunk);
-  };
-  const checkBlob = () => {
-    if (blobHash.size !== expected.size) {
-      throw new SizeMismatchError(what, expected.size, blobHash.size);
-    }
-    const actual = blobHash.digest();
-    if (actual !== expected.digest) throw new DigestMismatchError(what, expected.digest, actual);
-  };
+  const blobAlg = parseDigest(expected.digest).algorithm;
+  const diffAlg = expected.diffId ? parseDigest(expected.diffId).algorithm : "sha256";
+  const tooLarge = (size: number) => new SizeMismatchError(what, expected.size, size);
 
   const raw = blob[Symbol.asyncIterator]();
+  const first = await raw.next();
+  const compression = detectCompression(first.done ? new Uint8Array(0) : first.value);
+  const all: AsyncIterator<Uint8Array> = {
+    next: (() => {
+      let head: IteratorResult<Uint8Array> | undefined = first;
+      return () => {
+        const r = head;
+        head = undefined;
+        return r ? Promise.resolve(r) : raw.next();
+      };
+    })(),
+    return: (v?: unknown) => raw.return?.(v) ?? Promise.resolve({ done: true, value: undefined }),
+  };
+
+  const layer = writer.beginLayer();
+  const reader = new TarReader(layer);
+  const { verdict, failure } = await inThread(
+    all,
+    reader,
+    { compression, blobAlg, diffAlg, tooLarge, ...expected },
+    options.signal,
+  );
+
+  if (verdict.blobSize !== expected.size) throw tooLarge(verdict.blobSize);
+  if (verdict.blobDigest !== expected.digest) {
+    throw new DigestMismatchError(what, expected.digest, verdict.blobDigest);
+  }
+  if (failure !== undefined) {
+    if (failure instanceof OciboxError && !failure.message.includes(expected.digest)) {
+      failure.message = `${what}: ${failure.message}`;
+    }
+    throw failure;
+  }
+  if (expected.diffId && verdict.diffId !== expected.diffId) {
+    throw new DigestMismatchError(
+      `${what}: uncompressed content (diff_id)`,
+      expected.diffId,
+      verdict.diffId ?? "(none)",
+    );
+  }
+  layer.finish();
+  return { diffId: verdict.diffId!, compression, stats: layer.stats };
+}
+
+interface Job {
+  compression: Compression;
+  blobAlg: string;
+  diffAlg: string;
+  size: number;
+  tooLarge: (size: number) => Error;
+}
+
+/** Errors that end the work at once, with no digest verdict to look for. */
+function isFinal(e: unknown): boolean {
+  return e instanceof AbortedError || e instanceof SizeMismatchError ||
+    (e instanceof DOMException && e.name === "AbortError");
+}
+
+async function inThread(
+  raw: AsyncIterator<Uint8Array>,
+  reader: TarReader,
+  job: Job,
+  signal?: AbortSignal,
+): Promise<{ verdict: Verdict; failure?: unknown }> {
+  const blobHash = createDigester(job.blobAlg);
+  const diffHash = createDigester(job.diffAlg);
+  const take = (chunk: Uint8Array) => {
+    if (blobHash.size + chunk.length > job.size) throw job.tooLarge(blobHash.size + chunk.length);
+    blobHash.update(chunk);
+  };
   // The rest of the raw blob, after the decompressor stopped reading (or failed).
   const drain = async () => {
     for (let r = await raw.next(); !r.done; r = await raw.next()) take(r.value);
   };
-  const first = await raw.next();
-  const compression = detectCompression(first.done ? new Uint8Array(0) : first.value);
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for (let r = first; !r.done; r = await raw.next()) {
+    for (let r = await raw.next(); !r.done; r = await raw.next()) {
       throwIfAborted(signal);
       take(r.value);
       yield r.value;
     }
   }
-
-  const layer = writer.beginLayer();
-  const reader = new TarReader(layer);
+  let failure: unknown;
   try {
-    for await (const chunk of decompress(counted(), compression)) {
+    for await (const chunk of decompress(counted(), job.compression)) {
       diffHash.update(chunk);
       reader.push(chunk);
     }
     reader.end();
-    await drain();
   } catch (e) {
-    if (e instanceof AbortedError || e instanceof SizeMismatchError) {
+    if (isFinal(e)) {
       await raw.return?.();
       throw e;
     }
-    // Garbage in a tampered blob shows up as a tar or zlib error: prefer the digest verdict.
-    try {
-      await drain();
-      checkBlob();
-    } catch (verdict) {
-      if (verdict instanceof DigestMismatchError || verdict instanceof SizeMismatchError) {
-        throw verdict;
-      }
-    }
-    if (e instanceof OciboxError && !e.message.includes(expected.digest)) {
-      e.message = `${what}: ${e.message}`;
-    }
-    throw e;
+    failure = e;
   }
-  checkBlob();
-  const diffId = diffHash.digest();
-  if (expected.diffId && diffId !== expected.diffId) {
-    throw new DigestMismatchError(
-      `${what}: uncompressed content (diff_id)`,
-      expected.diffId,
-      diffId,
-    );
-  }
-  layer.finish();
-  return { diffId, compression, stats: layer.stats };
+  await drain();
+  return {
+    verdict: { blobDigest: blobHash.digest(), blobSize: blobHash.size, diffId: diffHash.digest() },
+    failure,
+  };
 }

@@ -17,7 +17,7 @@ import {
   S_IFREG,
 } from "../../ffi/constants.ts";
 import { lgetxattr, llistxattr, readlinkat, statx } from "../../ffi/fs.ts";
-import { throwIfAborted } from "../errors.ts";
+import { OciboxError, throwIfAborted } from "../errors.ts";
 import { makeEntry, type TarEntry, type TarEntryType } from "./tar/entry.ts";
 import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "./tar/writer.ts";
 
@@ -168,7 +168,8 @@ function* fileChunks(path: string, size: number): Generator<Uint8Array> {
       while (off < buf.length) {
         const n = file.readSync(buf.subarray(off));
         if (n === null || n === 0) {
-          throw new Error(
+          throw new OciboxError(
+            "FILE_CHANGED",
             `${path}: file shrank while being read (${size - left + off} of ${size} bytes)`,
           );
         }

@@ -5,7 +5,7 @@
  * directory beside the target and renamed into place only when complete.
  * @module
  */
-import { InvalidImageError, NotFoundError, throwIfAborted, UsageError } from "../errors.ts";
+import { InvalidImageError, NotFoundError, OciboxError, throwIfAborted } from "../errors.ts";
 import { isLayerMediaType } from "../image/media_types.ts";
 import type { Platform } from "../image/platform.ts";
 import { syncDir } from "../io/atomic_file.ts";
@@ -51,7 +51,10 @@ export async function unpackBundle(
   try {
     const st = await Deno.stat(bundle);
     if (!st.isDirectory || !(await isEmptyDir(bundle))) {
-      throw new UsageError(`bundle ${bundle} already exists and is not an empty directory`);
+      throw new OciboxError(
+        "BUNDLE_EXISTS",
+        `bundle ${bundle} already exists and is not an empty directory`,
+      );
     }
     targetExists = true;
   } catch (e) {

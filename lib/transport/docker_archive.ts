@@ -157,6 +157,7 @@ export async function openDockerArchiveSource(
 }
 
 class DockerArchiveSource implements ImageSource {
+  dockerName?: string;
   private constructor(
     readonly name: string,
     readonly files: LayoutFiles,
@@ -244,7 +245,7 @@ class DockerArchiveSource implements ImageSource {
       })),
     };
     const bytes = serializeManifest(manifest);
-    return new DockerArchiveSource(
+    const source = new DockerArchiveSource(
       name,
       files,
       item,
@@ -255,6 +256,10 @@ class DockerArchiveSource implements ImageSource {
       layerFiles,
       release,
     );
+    if (selector.ref !== undefined) {
+      source.dockerName = referenceName(parseNormalizedNamed(selector.ref));
+    }
+    return source;
   }
 
   getManifest(digest?: string): Promise<RawManifest> {
@@ -278,8 +283,9 @@ class DockerArchiveSource implements ImageSource {
     return await this.files.stream(file);
   }
 
+  /** Like skopeo: RepoTags lists a registry's tags, which an archive does not have. */
   repoTags(): Promise<string[]> {
-    return Promise.resolve([...this.item.RepoTags]);
+    return Promise.resolve([]);
   }
 
   async close(): Promise<void> {

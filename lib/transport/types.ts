@@ -35,7 +35,12 @@ export interface ImageSource {
   getManifest(digest?: string, options?: IoOptions): Promise<RawManifest>;
   /** The blob's raw bytes, not yet verified: callers check digest and size while reading. */
   getBlob(info: BlobInfo, options?: IoOptions): Promise<ReadableStream<Uint8Array>>;
-  /** Tags reported as RepoTags by `inspect` (empty for most local transports). */
+  /**
+   * The Docker repository the location names (e.g. `docker.io/library/busybox` for
+   * `docker-archive:x.tar:busybox:1`), shown as Name by `inspect`; undefined when it names none.
+   */
+  readonly dockerName?: string;
+  /** Tags reported as RepoTags by `inspect`: the repository's tags for registries, else empty. */
   repoTags(): Promise<string[]>;
   /** Releases files and temporary state. */
   close(): Promise<void>;
