@@ -1,6 +1,7 @@
 /**
  * `deno task bundle`: one JavaScript file, dist/ocibox.js, plus dist/ocibox, a launcher that runs
- * it with the permissions ocibox needs. Usable wherever Deno is installed.
+ * it with the permissions ocibox needs, and dist/inflate_worker.ts, the optional worker that
+ * inflates layers on a second core. Usable wherever Deno is installed.
  * @module
  */
 const root = new URL("..", import.meta.url).pathname;
@@ -11,6 +12,21 @@ const out = await new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).output();
 if (!out.success) Deno.exit(out.code);
+// The layer-inflating worker is a module of its own; next to the bundle it is found by the
+// same relative URL as in the sources. Without it ocibox inflates on its main thread.
+const worker = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "bundle",
+    "--platform",
+    "deno",
+    "-o",
+    `${root}dist/inflate_worker.ts`,
+    `${root}lib/layer/inflate_worker.ts`,
+  ],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!worker.success) Deno.exit(worker.code);
 const launcher = `#!/bin/sh
 # ocibox launcher: runs the bundled program with Deno (all permissions: ocibox needs FFI,
 # file system, network and subprocesses).

@@ -19,7 +19,17 @@ if (denort) {
 }
 await Deno.mkdir(`${root}dist`, { recursive: true });
 const out = await new Deno.Command(Deno.execPath(), {
-  args: ["compile", "-A", "--no-check", "-o", `${root}dist/ocibox-bin`, `${root}main.ts`],
+  args: [
+    "compile",
+    "-A",
+    "--no-check",
+    // Workers are not found by following imports: name the layer-inflating one.
+    "--include",
+    `${root}lib/layer/inflate_worker.ts`,
+    "-o",
+    `${root}dist/ocibox-bin`,
+    `${root}main.ts`,
+  ],
   stdout: "inherit",
   stderr: "piped",
 }).output();

@@ -704,7 +704,7 @@ function describeError(e: unknown): string {
   return String(e);
 }
 
-async function runCase(hc: HostileCase): Promise<void> {
+async function runCase(hc: HostileCase, offThread: boolean): Promise<void> {
   const c = await setUp();
   try {
     const ref = await writeCaseImage(c, hc);
@@ -714,7 +714,7 @@ async function runCase(hc: HostileCase): Promise<void> {
     let failed = false;
     const src = await openSource(ref);
     try {
-      await unpackBundle(src, c.bundle, { rootless: !IS_ROOT });
+      await unpackBundle(src, c.bundle, { rootless: !IS_ROOT, offThread });
     } catch (e) {
       error = e;
       failed = true;
@@ -736,7 +736,7 @@ async function runCase(hc: HostileCase): Promise<void> {
       assert.ok((await Deno.lstat(`${c.bundle}/config.json`)).isFile);
       await contained(c);
     }
-    if (hc.cli) await runCliCase(c, ref, hc, before, passwd, failed);
+    if (hc.cli && !offThread) await runCliCase(c, ref, hc, before, passwd, failed);
   } finally {
     await Deno.remove(c.tmp, { recursive: true });
   }
@@ -795,7 +795,11 @@ async function runCliCase(
 const PEERS = { peers: ["python3"] };
 
 for (const hc of CASES) {
-  peerTest(`hostile layer: ${hc.name}`, PEERS, async () => await runCase(hc));
+  peerTest(`hostile layer: ${hc.name}`, PEERS, async () => await runCase(hc, false));
+  // The same layer inflated on the worker thread (the path large layers take).
+  peerTest(`hostile layer, inflated off-thread: ${hc.name}`, PEERS, async () => {
+    await runCase(hc, true);
+  });
 }
 
 peerTest("hostile layer: etc/passwd is a FIFO (CLI; must not block)", PEERS, async () => {

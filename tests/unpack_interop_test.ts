@@ -174,12 +174,18 @@ async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** Unpacks twice: inflating on this thread into `bundle`, on the worker into `bundle`-worker. */
 async function ociboxUnpack(ref: string, bundle: string): Promise<void> {
-  const src = await openSource(ref);
-  try {
-    await unpackBundle(src, bundle, { rootless: false });
-  } finally {
-    await src.close();
+  for (const offThread of [false, true]) {
+    const src = await openSource(ref);
+    try {
+      await unpackBundle(src, offThread ? `${bundle}-worker` : bundle, {
+        rootless: false,
+        offThread,
+      });
+    } finally {
+      await src.close();
+    }
   }
 }
 
@@ -212,6 +218,13 @@ async function assertSameTrees(
   ]);
   const diffs = diffSnapshots(a, b, ["ocibox", "umoci"]);
   assert.deepEqual(diffs, [], `${label}: rootfs trees differ:\n${diffs.join("\n")}`);
+  const worker = await snapshotTree(`${ours}-worker/rootfs`, { mtimes: "nondir" });
+  const workerDiffs = diffSnapshots(worker, a, ["worker", "in-thread"]);
+  assert.deepEqual(
+    workerDiffs,
+    [],
+    `${label}: off-thread unpack differs:\n${workerDiffs.join("\n")}`,
+  );
   return a;
 }
 

@@ -9,12 +9,14 @@ import { parseDigest } from "../digest/digest.ts";
 import { createDigester } from "../digest/digester.ts";
 import {
   AbortedError,
+  CorruptCompressionError,
   DigestMismatchError,
   OciboxError,
   SizeMismatchError,
   throwIfAborted,
 } from "../errors.ts";
 import { type Compression, decompress, detectCompression } from "./compression.ts";
+import { inflatesOffThread, type InflateWorker } from "./offthread_inflate.ts";
 import type { LayerStats, RootfsWriter } from "./rootfs_writer.ts";
 import { TarReader } from "./tar/reader.ts";
 
@@ -36,6 +38,8 @@ export interface AppliedLayer {
 /** Options of {@linkcode applyLayerBlob}. */
 export interface ApplyBlobOptions {
   signal?: AbortSignal;
+  /** Inflate compressed layers on this worker (a second core) instead of the calling thread. */
+  inflater?: InflateWorker;
 }
 
 /** What hashing the whole blob found, however far parsing got. */
@@ -80,12 +84,10 @@ export async function applyLayerBlob(
 
   const layer = writer.beginLayer();
   const reader = new TarReader(layer);
-  const { verdict, failure } = await inThread(
-    all,
-    reader,
-    { compression, blobAlg, diffAlg, tooLarge, ...expected },
-    options.signal,
-  );
+  const job = { compression, blobAlg, diffAlg, tooLarge, ...expected };
+  const { verdict, failure } = options.inflater && inflatesOffThread(compression)
+    ? await viaWorker(options.inflater, all, reader, { ...job, compression }, options.signal)
+    : await inThread(all, reader, job, options.signal);
 
   if (verdict.blobSize !== expected.size) throw tooLarge(verdict.blobSize);
   if (verdict.blobDigest !== expected.digest) {
@@ -164,4 +166,34 @@ async function inThread(
     verdict: { blobDigest: blobHash.digest(), blobSize: blobHash.size, diffId: diffHash.digest() },
     failure,
   };
+}
+
+async function viaWorker(
+  inflater: InflateWorker,
+  raw: AsyncIterator<Uint8Array>,
+  reader: TarReader,
+  job: Job & { compression: "gzip" | "zstd" },
+  signal?: AbortSignal,
+): Promise<{ verdict: Verdict; failure?: unknown }> {
+  const work = inflater.inflate(raw, {
+    compression: job.compression,
+    blobAlg: job.blobAlg,
+    diffAlg: job.diffAlg,
+    maxSize: job.size,
+    tooLarge: job.tooLarge,
+    signal,
+  });
+  let failure: unknown;
+  try {
+    for (let c = await work.next(); c !== undefined; c = await work.next()) reader.push(c);
+    reader.end();
+  } catch (e) {
+    if (isFinal(e)) throw e;
+    failure = e;
+  }
+  const v = await work.verdict();
+  if (v.error !== undefined && failure === undefined) {
+    failure = new CorruptCompressionError(job.compression, v.error);
+  }
+  return { verdict: v, failure };
 }

@@ -91,3 +91,20 @@ export function compress(
 ): AsyncIterable<Uint8Array> {
   return c === "none" ? source : through(source, compressor(c, level), c);
 }
+
+/**
+ * Decompresses `source` by what its first bytes say, whatever a media type claimed: images in
+ * the wild label plain tars as gzip (skopeo's docker-archive reader does).
+ */
+export async function* decompressSniffed(
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  async function* all(): AsyncGenerator<Uint8Array> {
+    yield first.value;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  yield* decompress(all(), detectCompression(first.value));
+}

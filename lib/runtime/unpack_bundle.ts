@@ -6,10 +6,12 @@
  * @module
  */
 import { InvalidImageError, NotFoundError, OciboxError, throwIfAborted } from "../errors.ts";
+import type { Descriptor } from "../image/descriptor.ts";
 import { isLayerMediaType } from "../image/media_types.ts";
 import type { Platform } from "../image/platform.ts";
 import { syncDir } from "../io/atomic_file.ts";
 import { applyLayerBlob } from "../layer/apply_blob.ts";
+import { InflateWorker } from "../layer/offthread_inflate.ts";
 import { readRootfsText } from "../layer/rootfs_read.ts";
 import { RootfsWriter } from "../layer/rootfs_writer.ts";
 import { quietReporter, type Reporter } from "../report/reporter.ts";
@@ -22,6 +24,8 @@ export interface UnpackOptions {
   platform?: Platform;
   /** Unprivileged unpack (no chown, no devices; rootless config.json). Default: euid != 0. */
   rootless?: boolean;
+  /** Inflate on a second core (default: when the layers add up to more than 4 MiB). */
+  offThread?: boolean;
   reporter?: Reporter;
   signal?: AbortSignal;
 }
@@ -34,6 +38,9 @@ export interface UnpackResult {
   bytes: number;
 }
 
+// Below this, inflating on a second core saves too little to matter.
+const OFF_THREAD_MIN = 4 << 20;
+
 async function isEmptyDir(path: string): Promise<boolean> {
   for await (const _ of Deno.readDir(path)) return false;
   return true;
@@ -45,22 +52,40 @@ export async function unpackBundle(
   bundle: string,
   options: UnpackOptions = {},
 ): Promise<UnpackResult> {
-  const reporter = options.reporter ?? quietReporter();
-  const rootless = options.rootless ?? Deno.uid() !== 0;
-  let targetExists = false;
+  const targetExists = await checkTarget(bundle);
+  // The worker starts (~50 ms) while the manifest and config are read.
+  const starting = options.offThread === false ? Promise.resolve(undefined) : InflateWorker.start();
+  try {
+    return await unpackInto(src, bundle, targetExists, starting, options);
+  } finally {
+    (await starting)?.terminate();
+  }
+}
+
+/** Whether `bundle` exists as an empty directory; throws if it exists otherwise. */
+async function checkTarget(bundle: string): Promise<boolean> {
   try {
     const st = await Deno.stat(bundle);
-    if (!st.isDirectory || !(await isEmptyDir(bundle))) {
-      throw new OciboxError(
-        "BUNDLE_EXISTS",
-        `bundle ${bundle} already exists and is not an empty directory`,
-      );
-    }
-    targetExists = true;
+    if (st.isDirectory && (await isEmptyDir(bundle))) return true;
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
+  throw new OciboxError(
+    "BUNDLE_EXISTS",
+    `bundle ${bundle} already exists and is not an empty directory`,
+  );
+}
 
+async function unpackInto(
+  src: ImageSource,
+  bundle: string,
+  targetExists: boolean,
+  starting: Promise<InflateWorker | undefined>,
+  options: UnpackOptions,
+): Promise<UnpackResult> {
+  const reporter = options.reporter ?? quietReporter();
+  const rootless = options.rootless ?? Deno.uid() !== 0;
   const image = await resolveImage(src, options);
   const layers = image.manifest.manifest.layers;
   const diffIds = image.config.rootfs.diff_ids;
@@ -78,6 +103,8 @@ export async function unpackBundle(
       );
     }
   }
+  const total = layers.reduce((n, l) => n + l.size, 0);
+  const inflater = (options.offThread ?? total > OFF_THREAD_MIN) ? await starting : undefined;
 
   const parent = bundle.includes("/") ? bundle.slice(0, bundle.lastIndexOf("/")) || "/" : ".";
   await Deno.mkdir(parent, { recursive: true });
@@ -93,24 +120,11 @@ export async function unpackBundle(
       for (const [i, layer] of layers.entries()) {
         throwIfAborted(options.signal);
         reporter.info(`Applying layer ${i + 1}/${layers.length} ${layer.digest}`);
-        let blob: ReadableStream<Uint8Array>;
-        try {
-          blob = await src.getBlob(layer, options);
-        } catch (e) {
-          if (e instanceof NotFoundError && layer.urls?.length) {
-            throw new NotFoundError(
-              `${src.name}: non-distributable layer ${layer.digest} is not stored locally (its urls: ${
-                layer.urls.join(" ")
-              })`,
-            );
-          }
-          throw e;
-        }
         const applied = await applyLayerBlob(
-          blob,
+          await layerBlob(src, layer, options),
           { ...layer, diffId: diffIds[i] },
           writer,
-          options,
+          { signal: options.signal, inflater },
         );
         files += applied.stats.files;
         bytes += applied.stats.bytes;
@@ -134,6 +148,25 @@ export async function unpackBundle(
     return { manifestDigest: image.manifest.digest, layers: layers.length, files, bytes };
   } catch (e) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** A layer's blob; a missing non-distributable layer says where it would come from. */
+async function layerBlob(
+  src: ImageSource,
+  layer: Descriptor,
+  options: UnpackOptions,
+): Promise<ReadableStream<Uint8Array>> {
+  try {
+    return await src.getBlob(layer, options);
+  } catch (e) {
+    if (e instanceof NotFoundError && layer.urls?.length) {
+      throw new NotFoundError(
+        `${src.name}: non-distributable layer ${layer.digest} is not stored locally ` +
+          `(its urls: ${layer.urls.join(" ")})`,
+      );
+    }
     throw e;
   }
 }

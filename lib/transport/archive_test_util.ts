@@ -231,7 +231,11 @@ export async function skopeoFacts(location: string): Promise<ImageFacts> {
   };
 }
 
-/** The facts ocibox reports, plus the sha256 of every layer's uncompressed content. */
+/**
+ * The facts ocibox reports, plus the sha256 of every layer's uncompressed content. `repoTags`
+ * are the tags a docker-archive's manifest.json gives the image (inspect's RepoTags stay empty
+ * for archives, as in skopeo).
+ */
 export async function ociboxFacts(
   location: string,
 ): Promise<ImageFacts & { contentDigests: string[]; repoTags: string[] }> {
@@ -249,7 +253,7 @@ export async function ociboxFacts(
       diffIds: image.config.rootfs.diff_ids,
       layerDigests: image.manifest.manifest.layers.map((l) => l.digest),
       contentDigests,
-      repoTags: await src.repoTags(),
+      repoTags: "archiveTags" in src ? [...(src.archiveTags as string[])] : await src.repoTags(),
     };
   } finally {
     await src.close();

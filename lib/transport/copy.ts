@@ -7,7 +7,7 @@
  */
 import { digestOf } from "../digest/digester.ts";
 import { verifyingStream } from "../digest/verify.ts";
-import { throwIfAborted, UnsupportedError } from "../errors.ts";
+import { NotFoundError, throwIfAborted, UnsupportedError } from "../errors.ts";
 import {
   convertManifest,
   type ManifestFormat,
@@ -29,7 +29,7 @@ import {
 } from "../image/media_types.ts";
 import type { ParsedImageIndex, ParsedImageManifest, ParsedManifest } from "../image/parsed.ts";
 import { choosePlatform, hostPlatform, type Platform } from "../image/platform.ts";
-import { compress, type Compression, decompress } from "../layer/compression.ts";
+import { compress, type Compression, decompressSniffed } from "../layer/compression.ts";
 import { plainReporter, type Reporter } from "../report/reporter.ts";
 import { readChildManifest, readTopManifest } from "./resolve.ts";
 import type { ImageDestination, ImageSource, RawManifest } from "./types.ts";
@@ -116,26 +116,28 @@ class Copier {
   async copyManifest(m: ParsedImageManifest, instance: boolean): Promise<CopyResult> {
     let manifest: ImageManifest = m.manifest;
     let changed = false;
-    if (!this.dst.capabilities.manifestTypes.includes(m.mediaType)) {
+    const convert = !this.dst.capabilities.manifestTypes.includes(m.mediaType);
+    if (convert) {
       this.#refuseChange(`the manifest format (${m.mediaType} is not stored by ${this.dst.name})`);
-      const conv = convertManifest(manifest, this.#format);
-      for (const w of conv.warnings) this.reporter.warn(w);
-      manifest = conv.manifest;
-      changed = true;
     }
     await this.#copyBlob(manifest.config, "config");
+    // Layers first, in the source's format: a zstd layer bound for a Docker manifest is
+    // decompressed here, and only then does the manifest change format.
+    const format = manifest.mediaType === MEDIA_TYPE_DOCKER_MANIFEST ? "docker" : "oci";
     const layers = await mapLimit(
       manifest.layers,
       this.options.jobs ?? 4,
       this.#abort,
-      (layer) =>
-        this.#copyLayer(
-          layer,
-          manifest.mediaType === MEDIA_TYPE_DOCKER_MANIFEST ? "docker" : "oci",
-        ),
+      (layer) => this.#copyLayer(layer, format),
     );
     if (layers.some((l, i) => l !== manifest.layers[i])) {
       manifest = { ...manifest, layers };
+      changed = true;
+    }
+    if (convert) {
+      const conv = convertManifest(manifest, this.#format);
+      for (const w of conv.warnings) this.reporter.warn(w);
+      manifest = conv.manifest;
       changed = true;
     }
     const raw: RawManifest = changed
@@ -211,9 +213,8 @@ class Copier {
         try {
           await this.#copyBlob(layer, "layer");
         } catch (e) {
-          this.reporter.warn(
-            `skipped non-distributable layer ${layer.digest}: ${(e as Error).message}`,
-          );
+          if (!(e instanceof NotFoundError)) throw e;
+          this.reporter.warn(`skipped non-distributable layer ${layer.digest}: ${e.message}`);
         }
         return layer;
       }
@@ -228,7 +229,7 @@ class Copier {
     this.reporter.blobStart("layer", layer.digest, layer.size, false);
     const raw = (await this.src.getBlob(layer, this.options))
       .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`));
-    const converted = ReadableStream.from(compress(decompress(raw, have), want));
+    const converted = ReadableStream.from(compress(decompressSniffed(raw), want));
     const stored = await this.dst.putBlob(converted, { mediaType }, this.options);
     this.reporter.blobDone(layer.digest);
     const { urls: _urls, data: _data, ...rest } = layer;

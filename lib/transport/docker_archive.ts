@@ -126,7 +126,7 @@ export async function openDockerArchiveSource(
   name: string,
   path: string,
   selector: DockerArchiveSelector = {},
-): Promise<ImageSource> {
+): Promise<ImageSource & { readonly archiveTags: readonly string[] }> {
   if (selector.ref !== undefined && selector.index !== undefined) {
     throw new UsageError(`${name}: name an image by tag or by @N, not both`);
   }
@@ -286,6 +286,11 @@ class DockerArchiveSource implements ImageSource {
   /** Like skopeo: RepoTags lists a registry's tags, which an archive does not have. */
   repoTags(): Promise<string[]> {
     return Promise.resolve([]);
+  }
+
+  /** The tags manifest.json gives the chosen image. */
+  get archiveTags(): readonly string[] {
+    return this.item.RepoTags;
   }
 
   async close(): Promise<void> {

@@ -105,7 +105,7 @@ Deno.test("docker-archive: reads a Docker 25 style save (OCI blobs, familiar tag
           digest: digestOf(packed),
         },
       ]);
-      assert.deepEqual(await src.repoTags(), ["busybox:latest"]);
+      assert.deepEqual(src.archiveTags, ["busybox:latest"]);
       await assert.rejects(src.getManifest(digestOf(config)), NotFoundError);
     } finally {
       await src.close();
@@ -143,7 +143,7 @@ Deno.test("docker-archive: a zstd layer file gives an OCI manifest; legacy paths
         digest: digestOf(packed),
         size: packed.length,
       }]);
-      assert.deepEqual(await src.repoTags(), []);
+      assert.deepEqual(src.archiveTags, []);
     } finally {
       await src.close();
     }
@@ -198,7 +198,7 @@ Deno.test("docker-archive: picks images by tag or position and explains an ambig
     const tagsOf = async (sel: { ref?: string; index?: number }) => {
       const src = await openDockerArchiveSource("two", `${tmp}/two.tar`, sel);
       try {
-        return await src.repoTags();
+        return [...src.archiveTags];
       } finally {
         await src.close();
       }
