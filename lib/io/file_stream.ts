@@ -5,6 +5,7 @@
  */
 
 import { OciboxError } from "../errors.ts";
+import { concatBytes } from "./bytes.ts";
 
 const CHUNK = 1 << 20;
 
@@ -96,12 +97,5 @@ export async function readAllBytes(
     }
     parts.push(c);
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

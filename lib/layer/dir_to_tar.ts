@@ -18,6 +18,7 @@ import {
 } from "../../ffi/constants.ts";
 import { lgetxattr, llistxattr, readlinkat, statx } from "../../ffi/fs.ts";
 import { OciboxError, throwIfAborted } from "../errors.ts";
+import { concatBytes } from "../io/bytes.ts";
 import { makeEntry, type TarEntry, type TarEntryType } from "./tar/entry.ts";
 import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "./tar/writer.ts";
 
@@ -79,16 +80,7 @@ export async function* tarDirectory(
   let batched = 0;
   function* flush(): Generator<Uint8Array> {
     if (batched === 0) return;
-    if (batch.length === 1) yield batch[0];
-    else {
-      const out = new Uint8Array(batched);
-      let off = 0;
-      for (const b of batch) {
-        out.set(b, off);
-        off += b.length;
-      }
-      yield out;
-    }
+    yield concatBytes(batch);
     batch = [];
     batched = 0;
   }

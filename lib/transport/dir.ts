@@ -34,7 +34,7 @@ import {
 } from "../image/media_types.ts";
 import { syncDir, writeFileAtomic } from "../io/atomic_file.ts";
 import { DirFiles } from "./layout_files.ts";
-import { blobPath, storeBlob } from "./oci_layout.ts";
+import { blobPath, storeBlob } from "../store/blob_dir.ts";
 import { removeTree, StagingDir } from "./staging.ts";
 import type {
   BlobInfo,
@@ -44,6 +44,7 @@ import type {
   IoOptions,
   RawManifest,
 } from "./types.ts";
+import { isFile } from "../io/bytes.ts";
 
 /** The `version` file content this module writes. */
 export const DIR_TRANSPORT_VERSION = "Directory Transport Version: 1.1\n";
@@ -223,13 +224,8 @@ class DirDestination implements ImageDestination {
     readonly staging: StagingDir,
   ) {}
 
-  async hasBlob(info: BlobInfo): Promise<boolean> {
-    try {
-      return (await Deno.stat(`${this.staging.path}/${blobName(info.digest)}`)).isFile;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+  hasBlob(info: BlobInfo): Promise<boolean> {
+    return isFile(`${this.staging.path}/${blobName(info.digest)}`);
   }
 
   putBlob(

@@ -78,7 +78,7 @@ import {
   resolveArchiveTarget,
   writeTarArchive,
 } from "./archive_file.ts";
-import { blobPath, storeBlob } from "./oci_layout.ts";
+import { blobPath, storeBlob } from "../store/blob_dir.ts";
 import { StagingDir } from "./staging.ts";
 import type {
   BlobInfo,
@@ -88,6 +88,7 @@ import type {
   IoOptions,
   RawManifest,
 } from "./types.ts";
+import { isFile } from "../io/bytes.ts";
 
 const MANIFEST_LIMIT = 16 << 20;
 const CONFIG_LIMIT = 16 << 20;
@@ -484,13 +485,8 @@ class DockerArchiveDestination implements ImageDestination {
     return `${this.staging.path}/${blobPath(digest)}`;
   }
 
-  async hasBlob(info: BlobInfo): Promise<boolean> {
-    try {
-      return (await Deno.stat(this.#stagedPath(info.digest))).isFile;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+  hasBlob(info: BlobInfo): Promise<boolean> {
+    return isFile(this.#stagedPath(info.digest));
   }
 
   putBlob(

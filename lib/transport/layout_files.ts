@@ -8,6 +8,7 @@ import { NotFoundError, UnsafePathError } from "../errors.ts";
 import { fileStream, readAllBytes } from "../io/file_stream.ts";
 import { cleanEntryPath, splitPath } from "../layer/entry_path.ts";
 import { scanTarFile, type TarIndexEntry } from "../layer/tar/reader.ts";
+import { isFile } from "../io/bytes.ts";
 
 /** Read-only access to named files of a stored image. */
 export interface LayoutFiles {
@@ -40,13 +41,8 @@ export class DirFiles implements LayoutFiles {
     return `${this.location}/${rel}`;
   }
 
-  async exists(rel: string): Promise<boolean> {
-    try {
-      return (await Deno.stat(this.#path(rel))).isFile;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+  exists(rel: string): Promise<boolean> {
+    return isFile(this.#path(rel));
   }
 
   async size(rel: string): Promise<number> {

@@ -30,8 +30,6 @@ import type {
   RawManifest,
 } from "./types.ts";
 
-export { blobPath, storeBlob };
-
 const MANIFEST_LIMIT = 4 << 20;
 
 /** Reads and checks `oci-layout` and `index.json` of a layout. */

@@ -20,6 +20,7 @@
 import { TarFormatError } from "../../errors.ts";
 import type { TarEntry } from "./entry.ts";
 import { decodeTarString } from "./header.ts";
+import { concatBytes } from "../../io/bytes.ts";
 
 /**
  * What one or more PAX headers say about an entry. `undefined`: not mentioned; `null`: the record
@@ -298,7 +299,6 @@ export function encodePaxRecords(
   records: ReadonlyArray<readonly [string, Uint8Array]>,
 ): Uint8Array {
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (const [key, value] of records) {
     const k = encoder.encode(key);
     const base = k.length + value.length + 3; // space, '=', newline
@@ -312,13 +312,6 @@ export function encodePaxRecords(
     rec.set(value, head.length + k.length + 1);
     rec[len - 1] = 0x0a;
     parts.push(rec);
-    total += len;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
