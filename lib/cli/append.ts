@@ -116,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
     user: lastString(values.user),
     labels: labels(allStrings(values.label)),
   };
-  const reporter = reporterFor(values.quiet);
+  const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
     const base: ImageSource | undefined = baseRef ? await openSource(baseRef) : undefined;
     try {

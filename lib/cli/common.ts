@@ -11,9 +11,12 @@ export function platformFlag(value: string | undefined): Platform | undefined {
   return value === undefined ? undefined : parsePlatform(value);
 }
 
-/** Plain progress lines on stderr, or only warnings with --quiet. */
-export function reporterFor(quiet: boolean | undefined): Reporter {
-  return quiet ? quietReporter() : plainReporter();
+/** Progress bars on a terminal, plain lines otherwise, only warnings with --quiet. */
+export async function reporterFor(quiet: boolean | undefined): Promise<Reporter> {
+  if (quiet) return quietReporter();
+  if (!Deno.stderr.isTerminal()) return plainReporter();
+  const { ttyReporter } = await import("../report/tty_reporter.ts");
+  return ttyReporter();
 }
 
 /**

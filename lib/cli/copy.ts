@@ -49,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
   const from = parseTransportRef(positionals[0]);
   const to = parseTransportRef(positionals[1]);
   const platform = platformFlag(values.platform);
-  const reporter = reporterFor(values.quiet);
+  const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
     const src = await openSource(from);
     reporter.info("Getting image source signatures");

@@ -36,7 +36,7 @@ export async function run(args: string[]): Promise<number> {
   expectPositionals(positionals, 2, "ocibox unpack [flags] IMAGE BUNDLE");
   const from = parseTransportRef(positionals[0]);
   const platform = platformFlag(values.platform);
-  const reporter = reporterFor(values.quiet);
+  const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
     const src = await openSource(from);
     try {

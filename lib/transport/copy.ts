@@ -189,18 +189,35 @@ class Copier {
   /** Copies a blob as-is unless the destination has it. */
   async #copyBlob(desc: Descriptor, kind: "config" | "layer" | "blob"): Promise<void> {
     throwIfAborted(this.options.signal);
-    if (await this.dst.hasBlob(desc, this.options)) {
+    if (
+      await this.dst.hasBlob(desc, this.options) ||
+      await this.dst.mountBlob?.(desc, this.src, this.options)
+    ) {
       this.reporter.blobStart(kind, desc.digest, desc.size, true);
       return;
     }
     this.reporter.blobStart(kind, desc.digest, desc.size, false);
     const stream = await this.src.getBlob(desc, this.options);
     await this.dst.putBlob(
-      stream.pipeThrough(verifyingStream(desc, `${this.src.name}: ${kind} ${desc.digest}`)),
+      stream
+        .pipeThrough(verifyingStream(desc, `${this.src.name}: ${kind} ${desc.digest}`))
+        .pipeThrough(this.#progress(desc.digest)),
       desc,
       this.options,
     );
     this.reporter.blobDone(desc.digest);
+  }
+
+  /** Counts bytes for the reporter as they pass. */
+  #progress(digest: string): TransformStream<Uint8Array, Uint8Array> {
+    let done = 0;
+    return new TransformStream({
+      transform: (chunk, controller) => {
+        done += chunk.length;
+        this.reporter.blobProgress(digest, done);
+        controller.enqueue(chunk);
+      },
+    });
   }
 
   /** Copies a layer, changing its compression when asked; returns its (new) descriptor. */
@@ -228,7 +245,8 @@ class Copier {
     }
     this.reporter.blobStart("layer", layer.digest, layer.size, false);
     const raw = (await this.src.getBlob(layer, this.options))
-      .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`));
+      .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`))
+      .pipeThrough(this.#progress(layer.digest));
     const converted = ReadableStream.from(compress(decompressSniffed(raw), want));
     const stored = await this.dst.putBlob(converted, { mediaType }, this.options);
     this.reporter.blobDone(layer.digest);

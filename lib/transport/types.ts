@@ -66,6 +66,12 @@ export interface ImageDestination {
   /** True when the destination already has this blob (it is then not copied again). */
   hasBlob(info: BlobInfo, options?: IoOptions): Promise<boolean>;
   /**
+   * Makes a blob the destination lacks available without copying it, when `from` is a place
+   * the destination can take it from directly (a cross-repository mount on one registry).
+   * Optional; false when it cannot.
+   */
+  mountBlob?(info: BlobInfo, from: ImageSource, options?: IoOptions): Promise<boolean>;
+  /**
    * Stores a blob. When `info.digest` is given the stream is verified against it (and `size`
    * when given) and refused on mismatch; otherwise digest and size are computed.
    */
