@@ -130,3 +130,43 @@ export class AbortedError extends OciboxError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError();
 }
+
+/**
+ * A registry (or its token server) answered with an error: `status` is the HTTP status and
+ * `registryCode` the first code of the spec's error JSON (`MANIFEST_UNKNOWN`, `DENIED` ...) when
+ * the body had one. The message is one line, e.g.
+ * `registry localhost:5000: GET /v2/x/manifests/y: 404 MANIFEST_UNKNOWN: manifest unknown`.
+ */
+export class RegistryError extends OciboxError {
+  constructor(
+    readonly host: string,
+    readonly status: number,
+    readonly registryCode: string | undefined,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super("REGISTRY", message, options);
+  }
+}
+
+/** How a connection failed; `tls` covers certificate verification and handshake failures. */
+export type NetworkErrorKind = "connect" | "dns" | "tls" | "reset" | "timeout";
+
+/**
+ * A request got no (complete) answer: the connection was refused, reset or timed out, the name
+ * did not resolve, or TLS failed. `kind` tells retry policy and users which; `temporary` marks
+ * DNS failures worth trying again.
+ */
+export class NetworkError extends OciboxError {
+  /** True for failures that may pass on their own (a DNS server that timed out). */
+  readonly temporary: boolean;
+  constructor(
+    readonly kind: NetworkErrorKind,
+    readonly url: string,
+    reason: string,
+    options?: ErrorOptions & { temporary?: boolean },
+  ) {
+    super("NETWORK", `${url}: ${reason}`, options);
+    this.temporary = options?.temporary ?? false;
+  }
+}

@@ -37,9 +37,34 @@ export const COMMANDS: readonly CommandInfo[] = [
     load: () => import("./unpack.ts"),
   },
   {
+    name: "list-tags",
+    summary: "list a registry repository's tags",
+    load: () => import("./list_tags.ts"),
+  },
+  {
+    name: "delete",
+    summary: "delete an image from a registry",
+    load: () => import("./delete.ts"),
+  },
+  {
+    name: "manifest-digest",
+    summary: "print the digest of a manifest file",
+    load: () => import("./manifest_digest.ts"),
+  },
+  {
     name: "append",
     summary: "make a new image from a base (or scratch) plus a layer",
     load: () => import("./append.ts"),
+  },
+  {
+    name: "login",
+    summary: "check and store credentials for a registry",
+    load: () => import("./login.ts"),
+  },
+  {
+    name: "logout",
+    summary: "remove stored credentials for a registry",
+    load: () => import("./logout.ts"),
   },
 ];
 

@@ -9,25 +9,34 @@ import { openDestination, openSource } from "../transport/open.ts";
 import { parseTransportRef } from "../transport/transport_ref.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
+import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
 
 export const help = `Usage: ocibox copy [flags] SOURCE DESTINATION
 
-Copies an image between locations: oci:DIR[:TAG], oci-archive:FILE[:TAG],
-docker-archive:FILE[:REF], dir:DIR. Every blob is verified against its digest while it
-streams; blobs the destination already has are skipped; nothing appears at the destination
-until the copy is complete.
+Copies an image between locations: docker://REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG],
+oci-archive:FILE[:TAG], docker-archive:FILE[:REF], dir:DIR. Every blob is verified against
+its digest while it streams; blobs the destination already has are skipped (and mounted from
+the source repository within one registry); nothing appears at the destination (no tag
+moves) until the copy is complete.
 
 Flags:
   -a, --all                   copy every image of an index, not only this platform's
   --platform OS/ARCH[/VAR]    image to pick from an index (default: this machine's)
   --dest-compress-format F    recompress layers: gzip, zstd or none
   --preserve-digests          fail instead of changing any digest
-  -q, --quiet                 print only warnings
+  -j, --jobs N                blobs copied at once (default 4)
+  --authfile FILE             credentials file (default: $REGISTRY_AUTH_FILE, then
+                              $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)
+${registryFlagHelp("src-", "the source registry")}
+${registryFlagHelp("dest-", "the destination registry")}
+  -q, --quiet                 print only warnings (progress bars on a terminal otherwise)
 
 Examples:
   ocibox copy oci:./layout:v1 docker-archive:app.tar:example/app:v1
   ocibox copy --all oci-archive:multi.tar oci:./layout:multi
-  ocibox copy --dest-compress-format zstd oci:./a:v1 oci:./b:v1`;
+  ocibox copy --dest-compress-format zstd oci:./a:v1 oci:./b:v1
+  ocibox copy docker://localhost:5000/app:v1 oci:./layout:app
+  ocibox copy --dest-creds alice:secret oci:./layout:app docker://registry.example/alice/app:v1`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
@@ -35,6 +44,10 @@ export async function run(args: string[]): Promise<number> {
     platform: { type: "string" },
     "dest-compress-format": { type: "string" },
     "preserve-digests": { type: "boolean" },
+    jobs: { type: "string", short: "j" },
+    authfile: { type: "string" },
+    ...registryFlagOptions("src-"),
+    ...registryFlagOptions("dest-"),
     quiet: { type: "boolean", short: "q" },
   });
   expectPositionals(positionals, 2, "ocibox copy [flags] SOURCE DESTINATION");
@@ -49,16 +62,23 @@ export async function run(args: string[]): Promise<number> {
   const from = parseTransportRef(positionals[0]);
   const to = parseTransportRef(positionals[1]);
   const platform = platformFlag(values.platform);
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) {
+    throw new UsageError(`--jobs must be a positive whole number, not ${values.jobs}`);
+  }
+  const srcOptions = registryOptions(values, "src-", values.authfile);
+  const dstOptions = registryOptions(values, "dest-", values.authfile);
   const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
-    const src = await openSource(from);
+    const src = await openSource(from, srcOptions);
     reporter.info("Getting image source signatures");
     try {
-      const dst = await openDestination(to);
+      const dst = await openDestination(to, dstOptions);
       try {
         await copyImage(src, dst, {
           all: values.all,
           platform,
+          jobs,
           compression: format as Compression | undefined,
           preserveDigests: values["preserve-digests"],
           reporter,

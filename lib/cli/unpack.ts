@@ -7,6 +7,7 @@ import { parseTransportRef } from "../transport/transport_ref.ts";
 import { unpackBundle } from "../runtime/unpack_bundle.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
+import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
 
 export const help = `Usage: ocibox unpack [flags] IMAGE BUNDLE
 
@@ -21,6 +22,8 @@ Flags:
   --platform OS/ARCH[/VAR]  image to pick from an index (default: this machine's)
   --rootless                do not chown or create devices; write a rootless config.json
                             (the default when not running as root)
+  --authfile FILE           registry credentials file
+${registryFlagHelp("")}
   -q, --quiet               print only warnings
 
 Examples:
@@ -31,6 +34,8 @@ export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
     platform: { type: "string" },
     rootless: { type: "boolean" },
+    authfile: { type: "string" },
+    ...registryFlagOptions(""),
     quiet: { type: "boolean", short: "q" },
   });
   expectPositionals(positionals, 2, "ocibox unpack [flags] IMAGE BUNDLE");
@@ -38,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
   const platform = platformFlag(values.platform);
   const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
-    const src = await openSource(from);
+    const src = await openSource(from, registryOptions(values, "", values.authfile));
     try {
       const r = await unpackBundle(src, positionals[1], {
         platform,

@@ -28,6 +28,6 @@ Deno.test("ttyReporter redraws its bars in place and prints messages above them"
   r.blobStart("layer", "sha256:" + "1".repeat(64), 10, false);
   r.info("hello");
   r.blobDone("sha256:" + "1".repeat(64));
-  assert.match(out, /\x1b\[1F\x1b\[Jhello\n/); // cleared the bar, printed the line
+  assert.ok(out.includes("\x1b[1F\x1b[Jhello\n"), out); // cleared the bar, printed the line
   assert.match(out, /done 10B\n$/);
 });

@@ -6,9 +6,19 @@
 import { UnsupportedError } from "../errors.ts";
 import { parseTransportRef, type TransportRef } from "./transport_ref.ts";
 import type { ImageDestination, ImageSource } from "./types.ts";
+import type { RegistryOptions } from "./docker_registry.ts";
+
+/** What opening a location may need besides the location itself. */
+export interface OpenOptions {
+  /** Credentials, auth file and TLS for `docker://` locations. */
+  registry?: RegistryOptions;
+}
 
 /** Opens `location` (e.g. `oci:/tmp/layout:v1`) for reading. */
-export async function openSource(location: string | TransportRef): Promise<ImageSource> {
+export async function openSource(
+  location: string | TransportRef,
+  options: OpenOptions = {},
+): Promise<ImageSource> {
   const ref = typeof location === "string" ? parseTransportRef(location) : location;
   const name = typeof location === "string" ? location : describe(ref);
   switch (ref.transport) {
@@ -29,13 +39,18 @@ export async function openSource(location: string | TransportRef): Promise<Image
       const { openDirSource } = await import("./dir.ts");
       return await openDirSource(name, ref.path);
     }
-    case "docker":
-      throw new UnsupportedError(`${name}: registries (docker://) are not supported yet`);
+    case "docker": {
+      const { openRegistrySource } = await import("./docker_registry.ts");
+      return await openRegistrySource(name, ref.ref, options.registry);
+    }
   }
 }
 
 /** Opens `location` for writing; nothing is visible there until the destination commits. */
-export async function openDestination(location: string | TransportRef): Promise<ImageDestination> {
+export async function openDestination(
+  location: string | TransportRef,
+  options: OpenOptions = {},
+): Promise<ImageDestination> {
   const ref = typeof location === "string" ? parseTransportRef(location) : location;
   const name = typeof location === "string" ? location : describe(ref);
   switch (ref.transport) {
@@ -58,8 +73,10 @@ export async function openDestination(location: string | TransportRef): Promise<
       const { openDirDestination } = await import("./dir.ts");
       return await openDirDestination(name, ref.path);
     }
-    case "docker":
-      throw new UnsupportedError(`${name}: registries (docker://) are not supported yet`);
+    case "docker": {
+      const { openRegistryDestination } = await import("./docker_registry.ts");
+      return await openRegistryDestination(name, ref.ref, options.registry);
+    }
   }
 }
 
