@@ -113,8 +113,64 @@ try {
   console.log(
     `  rootfs/etc/motd: ${(await Deno.readTextFile(`${work}/bundle/rootfs/etc/motd`)).trim()}`,
   );
+  await registryPart(layout);
+
   say("Done");
   console.log(keep ? `Everything is in ${work}` : "Run with --keep to keep the files.");
 } finally {
   if (!keep) await Deno.remove(work, { recursive: true });
+}
+
+/** Push, list, inspect and pull through a local docker-registry, when one is installed. */
+async function registryPart(layout: string): Promise<void> {
+  say("6. push to a registry, list its tags, pull it back (docker-registry on 127.0.0.1)");
+  const bin = ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (!bin) {
+    console.log(
+      "  (docker-registry is not installed: apt install docker-registry to see this part)",
+    );
+    return;
+  }
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const config = {
+    version: 0.1,
+    log: { level: "error" },
+    storage: { filesystem: { rootdirectory: `${work}/registry` }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${port}` },
+  };
+  await Deno.writeTextFile(`${work}/registry.json`, JSON.stringify(config));
+  const registry = new Deno.Command(bin, {
+    args: ["serve", `${work}/registry.json`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+        await r.body?.cancel();
+        if (r.ok) break;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const remote = `docker://127.0.0.1:${port}/demo/app:v1`;
+    await ocibox("copy", layout, remote);
+    console.log(await ocibox("list-tags", `docker://127.0.0.1:${port}/demo/app`));
+    await ocibox("copy", "-q", remote, `oci:${work}/layout:pulled`);
+    const pushed = JSON.parse(await ocibox("inspect", layout)).Digest;
+    const pulled = JSON.parse(await ocibox("inspect", `oci:${work}/layout:pulled`)).Digest;
+    console.log(`  pushed ${pushed}\n  pulled ${pulled}\n  same manifest: ${pushed === pulled}`);
+    if (pushed !== pulled) throw new Error("the pulled image differs from the pushed one");
+  } finally {
+    registry.kill("SIGTERM");
+    await registry.status;
+  }
 }
