@@ -2,7 +2,7 @@
  * `ocibox delete`: removes an image (its manifest) from a registry.
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
 import { parseTransportRef } from "../transport/transport_ref.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     const reference = src.reference.digest ?? src.reference.tag ?? "latest";
     const found = await src.client.headManifest(reference);
-    if (!found) throw new UsageError(`${positionals[0]}: no such manifest`);
+    if (!found) throw new NotFoundError(`${positionals[0]}: no such manifest`);
     await src.client.deleteManifest(found.digest);
     console.error(`Deleted ${src.dockerName}@${found.digest}`);
     return 0;

@@ -229,6 +229,13 @@ export class RegistrySession {
         throw e;
       }
       if (res.status !== 200 && res.status !== 401) {
+        // An HTTPS server refusing plain http after a certificate failure: the certificate is
+        // the real problem.
+        const tls = failures.find((f) => f.kind === "tls");
+        if (tls) {
+          await res.body?.cancel().catch(() => {});
+          throw tls;
+        }
         throw await registryErrorFrom(this.host, "GET", url.pathname, res, "is it a registry?");
       }
       await res.body?.cancel().catch(() => {});

@@ -97,17 +97,27 @@ export class OciLayoutDestination implements ImageDestination {
   };
   #top: Descriptor | undefined;
   #files: DirFiles;
+  #committed = false;
 
   private constructor(
     readonly name: string,
     readonly dir: string,
     readonly ref: string | undefined,
+    /** The directory did not exist before: a copy that fails removes it again. */
+    readonly created: boolean,
   ) {
     this.#files = new DirFiles(dir);
   }
 
   /** Opens (creating if needed) the layout at `dir`; `ref` is the tag to give the image. */
   static async open(name: string, dir: string, ref: string | undefined) {
+    let created = false;
+    try {
+      await Deno.stat(dir);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      created = true;
+    }
     await Deno.mkdir(dir, { recursive: true });
     const files = new DirFiles(dir);
     if (await files.exists("oci-layout")) {
@@ -122,7 +132,7 @@ export class OciLayoutDestination implements ImageDestination {
       await writeFileAtomic(`${dir}/index.json`, serializeIndex(emptyIndex()));
     }
     await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
-    return new OciLayoutDestination(name, dir, ref);
+    return new OciLayoutDestination(name, dir, ref, created);
   }
 
   hasBlob(info: BlobInfo): Promise<boolean> {
@@ -157,12 +167,19 @@ export class OciLayoutDestination implements ImageDestination {
         index = { ...index, manifests: [...index.manifests, top] };
       }
       await writeFileAtomic(`${this.dir}/index.json`, serializeIndex(index));
+      this.#committed = true;
     } finally {
       await lock.unlock();
     }
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * Without a commit, a layout this destination created is removed again; in a layout that was
+   * there before, blobs that arrived stay (they are verified and unreferenced, as with skopeo).
+   */
+  async close(): Promise<void> {
+    if (!this.#committed && this.created) {
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    }
   }
 }

@@ -8,7 +8,9 @@
  *   (the client sees a truncated body and an error);
  * - `tamper`: flip one byte of the response body (same length, wrong digest);
  * - `status`: answer with a status (429 with Retry-After, 500, ...) without asking upstream;
- * - `delay`: wait, then forward.
+ * - `delay`: wait, then forward;
+ * - `header`: forward, and add a header to upstream's response (e.g. `OCI-Chunk-Min-Length` on
+ *   the upload POST, which docker-registry never sends).
  *
  * Each fault applies to the first `times` matching requests (default: all), then requests pass
  * through. Every request is logged. Upstream requests go through node:http(s), which keeps the
@@ -39,7 +41,8 @@ export type Fault =
   | { kind: "drop"; afterBytes: number }
   | { kind: "tamper"; offset?: number }
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
-  | { kind: "delay"; ms: number };
+  | { kind: "delay"; ms: number }
+  | { kind: "header"; name: string; value: string };
 
 /** A fault and the requests it applies to. */
 export interface FaultRule {
@@ -77,6 +80,8 @@ export interface ProxyLogEntry {
   location?: string;
   /** Response body bytes sent to the client so far. */
   bytes: number;
+  /** Request body bytes forwarded upstream (0 for a request answered by a `status` fault). */
+  requestBytes: number;
   /** The response body was cut short on purpose. */
   dropped: boolean;
   /** The response body was sent completely. */
@@ -129,6 +134,11 @@ export function manifestGet(reference?: string): RequestMatcher {
     method: "GET",
     path: reference ? new RegExp(`/manifests/${escapeRegExp(reference)}$`) : /\/manifests\/[^/]+$/,
   };
+}
+
+/** Matches the POSTs that open blob uploads (and cross-repository mounts). */
+export function uploadPost(): RequestMatcher {
+  return { method: "POST", path: /\/blobs\/uploads\/$/ };
 }
 
 /** 429 Too Many Requests with `Retry-After: seconds` and a TOOMANYREQUESTS error body. */
@@ -221,7 +231,7 @@ export function startFaultProxy(
     }
   }
 
-  function forward(req: Request, url: URL): Promise<http.IncomingMessage> {
+  function forward(req: Request, url: URL, entry: ProxyLogEntry): Promise<http.IncomingMessage> {
     const headers: Record<string, string> = {};
     const connectionTokens = (req.headers.get("connection") ?? "").toLowerCase().split(/\s*,\s*/);
     for (const [k, v] of req.headers) {
@@ -243,6 +253,7 @@ export function startFaultProxy(
       (async () => {
         if (req.body) {
           for await (const chunk of req.body) {
+            entry.requestBytes += chunk.length;
             if (!outgoing.write(chunk)) await once(outgoing, "drain");
           }
         }
@@ -314,6 +325,7 @@ export function startFaultProxy(
         authScheme: auth ? auth.split(" ")[0] : undefined,
         status: 0,
         bytes: 0,
+        requestBytes: 0,
         dropped: false,
         done: false,
         time: Date.now(),
@@ -339,7 +351,7 @@ export function startFaultProxy(
       if (fault?.kind === "delay") await new Promise((r) => setTimeout(r, fault.ms));
       let res: http.IncomingMessage;
       try {
-        res = await forward(req, url);
+        res = await forward(req, url, entry);
       } catch (e) {
         entry.error = e instanceof Error ? e.message : String(e);
         entry.status = 502;
@@ -358,6 +370,7 @@ export function startFaultProxy(
         if (name === "location") entry.location = value;
         headers.append(name, value);
       }
+      if (fault?.kind === "header") headers.set(fault.name, fault.value);
       const lengthHeader = res.headers["content-length"];
       const length = lengthHeader !== undefined ? Number(lengthHeader) : undefined;
       const noBody = req.method === "HEAD" || [101, 204, 205, 304].includes(status);
