@@ -1,11 +1,17 @@
 /**
- * `deno task bench`: the unpack benchmark. Builds (or reuses) the fixture images, then times
- * `ocibox unpack` against `umoci unpack` and GNU tar on a tmpfs, checks ocibox's rootfs against
- * umoci's, prints a table with the goals marked PASS/FAIL and writes it as markdown to
- * .bench/unpack.md.
+ * `deno task bench`: the benchmarks. Builds (or reuses) the fixture images, then, on a tmpfs:
  *
- * Usage: `deno task bench [--runs N] [--warmup N] [--only many-files,debian-like,big-file]
- * [--work DIR] [--cache DIR] [--variants cli,bundle,bin] [--ocibox DIR] [--profile]`
+ * - suite `unpack`: times `ocibox unpack` against `umoci unpack` and GNU tar, checks ocibox's
+ *   rootfs against umoci's and writes .bench/unpack.md;
+ * - suite `registry`: times `ocibox copy` against `skopeo copy` pushing each fixture to and
+ *   pulling it from a local docker-registry, checks that every push uploaded every blob and that
+ *   the pulled layouts are identical, and writes .bench/registry.md.
+ *
+ * Each prints a table with the goals marked PASS/FAIL.
+ *
+ * Usage: `deno task bench [--suite unpack|registry|all] [--runs N] [--warmup N]
+ * [--only many-files,debian-like,big-file] [--work DIR] [--cache DIR] [--variants cli,bundle,bin]
+ * [--ocibox DIR] [--profile]`
  *
  * Without --work, as root, a tmpfs is mounted at .bench/tmpfs for the run and unmounted at the
  * end; fixtures are cached in .bench/fixtures. With --work DIR everything (fixtures included,
@@ -25,12 +31,29 @@ import {
   type Variant,
 } from "./bench/unpack_bench.ts";
 import { type CpuProfile, profileMarkdown, summarizeProfile } from "./bench/cpu_profile.ts";
+import {
+  benchRegistryFixture,
+  DIRECTIONS,
+  profileRegistryFixture,
+  type RegistryResult,
+} from "./bench/registry_bench.ts";
+import {
+  registryRows,
+  renderRegistryMarkdown,
+  renderRegistryText,
+  rowPasses,
+} from "./bench/registry_report.ts";
+
+const SUITES = ["unpack", "registry"] as const;
+type Suite = typeof SUITES[number];
 
 const HELP = `Usage: deno task bench [flags]
 
-Times ocibox unpack against umoci unpack and GNU tar (the floor) on generated fixture images.
+Times ocibox on generated fixture images: unpack against umoci unpack and GNU tar (the
+floor); copy to and from a local docker-registry against skopeo copy.
 
 Flags:
+  --suite S         unpack, registry or all (default all)
   --runs N          timed runs per tool and fixture; the median is reported (default 3)
   --warmup N        untimed runs per tool before timing (default 1)
   --only LIST       comma-separated fixtures (${FIXTURE_NAMES.join(",")})
@@ -38,12 +61,17 @@ Flags:
                     mount a 6g tmpfs at .bench/tmpfs (root) and cache in .bench/fixtures
   --cache DIR       where fixture layouts are cached (default .bench/fixtures, or DIR/fixtures
                     with --work)
-  --variants LIST   ocibox variants: cli (deno run main.ts), bundle (dist/ocibox.js),
-                    bin (dist/ocibox-bin); default: cli plus those that exist
+  --variants LIST   ocibox variants for unpack: cli (deno run main.ts), bundle
+                    (dist/ocibox.js), bin (dist/ocibox-bin); default: cli plus those that
+                    exist (the registry suite runs the cli)
   --ocibox DIR      the ocibox checkout to measure (a directory with main.ts; default: this
                     repository), e.g. a snapshot taken while others edit the tree
-  --profile         also run ocibox once per fixture under --cpu-prof and summarise the top
-                    self-time functions into .bench/unpack-profile.md
+  --ocibox-insecure registry suite: give ocibox --{dest,src}-tls-verify=false as skopeo gets
+                    (its node:http transport); default plain copy (http fallback on
+                    127.0.0.1, its fetch transport)
+  --profile         also run ocibox once per fixture (and direction) under --cpu-prof and
+                    summarise the top self-time functions into .bench/unpack-profile.md and
+                    .bench/registry-profile.md
   -h, --help        this help`;
 
 const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -92,6 +120,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
+      suite: { type: "string", default: "all" },
       runs: { type: "string", default: "3" },
       warmup: { type: "string", default: "1" },
       only: { type: "string" },
@@ -99,6 +128,7 @@ async function main(): Promise<number> {
       cache: { type: "string" },
       variants: { type: "string" },
       profile: { type: "boolean", default: false },
+      "ocibox-insecure": { type: "boolean", default: false },
       ocibox: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -109,6 +139,12 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const suites: Suite[] = values.suite === "all" ? [...SUITES] : [values.suite as Suite];
+  if (!(SUITES as readonly string[]).includes(suites[0])) {
+    throw new Error(`unknown --suite ${values.suite}; known: ${SUITES.join(", ")}, all`);
+  }
+  const unpack = suites.includes("unpack");
+  const registry = suites.includes("registry");
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
@@ -119,7 +155,10 @@ async function main(): Promise<number> {
       throw new Error(`unknown fixture ${n}; known: ${FIXTURE_NAMES.join(", ")}`);
     }
   }
-  for (const tool of ["umoci", "tar", "gzip", "sha256sum", "cp", "mountpoint"]) {
+  const tools = ["tar", "gzip", "sha256sum", "cp", "mountpoint"];
+  if (unpack) tools.push("umoci");
+  if (registry) tools.push("skopeo", "docker-registry");
+  for (const tool of tools) {
     if ((await output(["which", tool])) === "") throw new Error(`${tool} is not on PATH`);
   }
 
@@ -136,7 +175,11 @@ async function main(): Promise<number> {
     bundle: { variant: bundleVariant(src), file: `${src}/dist/ocibox.js` },
     bin: { variant: binVariant(src), file: `${src}/dist/ocibox-bin` },
   };
-  const wanted = values.variants ? values.variants.split(",") : Object.keys(available);
+  const wanted = !unpack
+    ? ["cli"]
+    : values.variants
+    ? values.variants.split(",")
+    : Object.keys(available);
   const variants: Variant[] = [];
   for (const name of wanted) {
     const v = available[name];
@@ -171,7 +214,7 @@ async function main(): Promise<number> {
     }
     variants.push(v.variant);
   }
-  if (variants[0]?.name !== "cli" && !wanted.includes("cli")) {
+  if (unpack && variants[0]?.name !== "cli" && !wanted.includes("cli")) {
     log("note: the first variant is the one verified against umoci");
   }
 
@@ -226,6 +269,8 @@ async function main(): Promise<number> {
   const method = await rssMethod();
   const results: FixtureResult[] = [];
   const profiles: string[] = [];
+  const registryResults: RegistryResult[] = [];
+  const registryProfiles: string[] = [];
   try {
     log(`warming Deno's module cache: deno cache main.ts`);
     await output([Deno.execPath(), "cache", `${src}/main.ts`]);
@@ -254,8 +299,8 @@ async function main(): Promise<number> {
       if (!f.generated) log(`fixture ${name}: cached at ${f.layout}`);
       fixtures.push(f);
     }
-    for (const f of fixtures) {
-      log(`benchmarking ${f.name} (${runs} runs, ${warmup} warm-up) ...`);
+    for (const f of unpack ? fixtures : []) {
+      log(`benchmarking unpack of ${f.name} (${runs} runs, ${warmup} warm-up) ...`);
       results.push(
         ...await benchFixture(f, {
           runs,
@@ -269,7 +314,7 @@ async function main(): Promise<number> {
         }),
       );
     }
-    if (values.profile) {
+    if (values.profile && unpack) {
       for (const f of fixtures) {
         checkpoint();
         log(`profiling ocibox on ${f.name} ...`);
@@ -278,6 +323,46 @@ async function main(): Promise<number> {
           const p = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
           const s = summarizeProfile(p, { top: 15, root: `file://${src}/` });
           profiles.push(profileMarkdown(`${f.name}: ${file.slice(repo.length + 1)}`, s));
+        } catch (e) {
+          log(`profiling ${f.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+    for (const f of registry ? fixtures : []) {
+      checkpoint();
+      log(`benchmarking push and pull of ${f.name} (${runs} runs, ${warmup} warm-up) ...`);
+      registryResults.push(
+        await benchRegistryFixture(f, {
+          runs,
+          warmup,
+          runDir,
+          ocibox: src,
+          ociboxInsecure: values["ocibox-insecure"],
+          rssMethod: method,
+          log,
+          checkpoint,
+        }),
+      );
+    }
+    if (values.profile && registry) {
+      for (const f of fixtures) {
+        checkpoint();
+        log(`profiling ocibox push and pull of ${f.name} ...`);
+        try {
+          const files = await profileRegistryFixture(
+            f,
+            src,
+            runDir,
+            `${repo}/.bench/profiles/registry-${f.name}`,
+            values["ocibox-insecure"],
+          );
+          for (const d of DIRECTIONS) {
+            const p = JSON.parse(await Deno.readTextFile(files[d])) as CpuProfile;
+            const s = summarizeProfile(p, { top: 15, root: `file://${src}/` });
+            registryProfiles.push(
+              profileMarkdown(`${f.name} ${d}: ${files[d].slice(repo.length + 1)}`, s),
+            );
+          }
         } catch (e) {
           log(`profiling ${f.name} failed: ${e instanceof Error ? e.message : String(e)}`);
         }
@@ -298,44 +383,110 @@ async function main(): Promise<number> {
 
   const cpu = (await output(["bash", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]))
     .trim();
-  notes.push(
-    `Machine: ${
-      cpu || Deno.build.arch
-    }, ${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}; deno ${Deno.version.deno}; ${
-      (await output(["umoci", "--version"])).trim()
-    }; ${(await output(["tar", "--version"])).split("\n")[0]}.`,
-  );
+  const machine = `Machine: ${
+    cpu || Deno.build.arch
+  }, ${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}; deno ${Deno.version.deno}`;
   const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
-  notes.push(
-    `Load average (1 min) ${loadBefore} at the start, ${loadAfter} at the end: other work on ` +
-      `the machine makes the medians noisy (tar's gzip child needs a second core).`,
-  );
-  const ctx = { runs, rssMethod: method, date: new Date().toISOString().slice(0, 10), notes };
-  console.log("");
-  console.log(renderText(results, ctx));
+  const load = `Load average (1 min) ${loadBefore} at the start, ${loadAfter} at the end: other ` +
+    `work on the machine makes the medians noisy`;
+  const date = new Date().toISOString().slice(0, 10);
   await Deno.mkdir(`${repo}/.bench`, { recursive: true });
-  await Deno.writeTextFile(`${repo}/.bench/unpack.md`, renderMarkdown(results, ctx));
-  console.log(`\nwrote ${repo}/.bench/unpack.md`);
-  if (profiles.length) {
-    const md = `## ocibox unpack CPU profiles (self time)\n\n${profiles.join("\n")}`;
-    await Deno.writeTextFile(`${repo}/.bench/unpack-profile.md`, md);
-    console.log(`\n${md}\nwrote ${repo}/.bench/unpack-profile.md`);
+  let status = 0;
+  if (unpack) status = Math.max(status, await reportUnpack());
+  if (registry) status = Math.max(status, await reportRegistry());
+  return status;
+
+  async function reportUnpack(): Promise<number> {
+    const ctx = {
+      runs,
+      rssMethod: method,
+      date,
+      notes: [
+        ...notes,
+        `${machine}; ${(await output(["umoci", "--version"])).trim()}; ${
+          (await output(["tar", "--version"])).split("\n")[0]
+        }.`,
+        `${load} (tar's gzip child needs a second core).`,
+      ],
+    };
+    console.log("");
+    console.log(renderText(results, ctx));
+    await Deno.writeTextFile(`${repo}/.bench/unpack.md`, renderMarkdown(results, ctx));
+    console.log(`\nwrote ${repo}/.bench/unpack.md`);
+    if (profiles.length) {
+      const md = `## ocibox unpack CPU profiles (self time)\n\n${profiles.join("\n")}`;
+      await Deno.writeTextFile(`${repo}/.bench/unpack-profile.md`, md);
+      console.log(`\n${md}\nwrote ${repo}/.bench/unpack-profile.md`);
+    }
+    const failed = results.filter((r) => r.verified.startsWith("FAILED") || r.error);
+    if (failed.length) {
+      console.error(
+        `\nFAILED: ocibox failed or its rootfs differs from umoci's on ${
+          [
+            ...new Set(
+              failed.map((r) => r.variant === "cli" ? r.fixture : `${r.fixture} [${r.variant}]`),
+            ),
+          ]
+            .join(", ")
+        } (details above)`,
+      );
+      return 1;
+    }
+    return 0;
   }
-  const failed = results.filter((r) => r.verified.startsWith("FAILED") || r.error);
-  if (failed.length) {
-    console.error(
-      `\nFAILED: ocibox failed or its rootfs differs from umoci's on ${
-        [
-          ...new Set(
-            failed.map((r) => r.variant === "cli" ? r.fixture : `${r.fixture} [${r.variant}]`),
-          ),
-        ]
-          .join(", ")
-      } (details above)`,
+
+  async function reportRegistry(): Promise<number> {
+    const registryVersion = (await output(["docker-registry", "--version"])).split(" ").slice(1)
+      .join(" ");
+    const ctx = {
+      runs,
+      rssMethod: method,
+      date,
+      ociboxInsecure: values["ocibox-insecure"],
+      notes: [
+        ...notes,
+        `${machine}; ${(await output(["skopeo", "--version"])).trim()}; docker-registry ${
+          registryVersion || "(unknown version)"
+        }.`,
+        `${load} (the registry, Go, takes a core of its own while blobs move).`,
+      ],
+    };
+    console.log("");
+    console.log(renderRegistryText(registryResults, ctx));
+    await Deno.writeTextFile(
+      `${repo}/.bench/registry.md`,
+      renderRegistryMarkdown(registryResults, ctx),
     );
-    return 1;
+    console.log(`\nwrote ${repo}/.bench/registry.md`);
+    if (registryProfiles.length) {
+      const md = `## ocibox copy (registry) CPU profiles (self time)\n\n${
+        registryProfiles.join("\n")
+      }`;
+      await Deno.writeTextFile(`${repo}/.bench/registry-profile.md`, md);
+      console.log(`\n${md}\nwrote ${repo}/.bench/registry-profile.md`);
+    }
+    const broken = registryResults.filter((r) =>
+      r.verified.startsWith("FAILED") || r.uploads.startsWith("FAILED") ||
+      Object.keys(r.errors).length > 0
+    );
+    if (broken.length) {
+      console.error(
+        `\nFAILED: ocibox failed, a push skipped an upload, or the pulled layouts differ on ${
+          broken.map((r) => r.fixture).join(", ")
+        } (details above)`,
+      );
+      return 1;
+    }
+    const slow = registryRows(registryResults).filter((row) => !rowPasses(row));
+    if (slow.length) {
+      console.error(
+        `\nregistry goals missed: ${
+          slow.map((r) => `${r.fixture} ${r.direction}`).join(", ")
+        } (a benchmark result, not an error)`,
+      );
+    }
+    return 0;
   }
-  return 0;
 }
 
 if (import.meta.main) {
