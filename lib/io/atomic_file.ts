@@ -4,8 +4,6 @@
  * into place; the directory is fsynced after the rename.
  * @module
  */
-import { close, fsync, openat } from "../../ffi/fs.ts";
-import { AT_FDCWD, O_DIRECTORY, O_RDONLY } from "../../ffi/constants.ts";
 
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
@@ -23,11 +21,12 @@ function tempName(dir: string, base: string): string {
 
 /** fsyncs a directory so a rename inside it survives a crash. */
 export function syncDir(dir: string): void {
-  const fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY);
+  // Through Deno rather than ffi: copies then never load libc's symbol table.
+  const d = Deno.openSync(dir, { read: true });
   try {
-    fsync(fd);
+    d.syncSync();
   } finally {
-    close(fd);
+    d.close();
   }
 }
 

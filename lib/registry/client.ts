@@ -43,7 +43,7 @@ export const MANIFEST_ACCEPT = [
 const MANIFEST_LIMIT = 4 << 20;
 /** Blobs up to this size go up in one PUT; larger ones in PATCH chunks. */
 const MONOLITHIC_MAX = 4 << 20;
-/** Default PATCH chunk size (raised to the registry's OCI-Chunk-Min-Length). */
+/** PATCH chunk size when chunks are asked for (raised to the registry's OCI-Chunk-Min-Length). */
 const CHUNK = 16 << 20;
 /** Reconnections allowed while downloading one blob. */
 const MAX_RESUMES = 5;
@@ -58,7 +58,11 @@ export interface FetchedManifest {
 /** Upload tuning. */
 export interface UploadOptions {
   signal?: AbortSignal;
-  /** PATCH chunk size in bytes (default 16 MiB; at least the registry's minimum). */
+  /**
+   * Send PATCH chunks of this many bytes (at least the registry's minimum) instead of one
+   * streamed PATCH; chunks are retried after a failure. Chunks are also used whenever the
+   * registry announces OCI-Chunk-Min-Length.
+   */
   chunkSize?: number;
   /** Bytes moved so far, for progress. */
   onProgress?: (bytes: number) => void;
@@ -226,7 +230,26 @@ export class RepositoryClient {
     const opened = await this.session.request("POST", start, { scope: this.scope(true), signal });
     await this.session.expect(opened, [202], "POST", start);
     await opened.body?.cancel();
-    let location = this.#location(opened, start);
+    const location = this.#location(opened, start);
+    try {
+      return await this.#upload(location, opened, stream, info, options);
+    } catch (e) {
+      // Leave no half-done upload session behind (best effort: the registry expires them too).
+      await this.session.request("DELETE", location, { scope: this.scope(true) })
+        .then((r) => r.body?.cancel(), () => {});
+      throw e;
+    }
+  }
+
+  async #upload(
+    first: string,
+    opened: HttpResponse,
+    stream: ReadableStream<Uint8Array>,
+    info: { digest?: string; size?: number },
+    options: UploadOptions,
+  ): Promise<{ digest: string; size: number }> {
+    const { signal } = options;
+    let location = first;
     const minChunk = Number(opened.headers.get("oci-chunk-min-length") ?? 0);
     const chunkSize = Math.max(options.chunkSize ?? CHUNK, minChunk || 0);
     const hasher = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
@@ -242,19 +265,46 @@ export class RepositoryClient {
       return digest;
     };
 
-    const chunks = rechunk(stream, chunkSize);
     let sent = 0;
     let pending: Uint8Array | undefined;
-    if (info.size !== undefined && info.size <= MONOLITHIC_MAX) {
+    if (
+      (info.size === undefined || info.size > MONOLITHIC_MAX) && !minChunk && !options.chunkSize
+    ) {
+      // One streamed PATCH, as skopeo does: the registry receives while we read and hash, with
+      // no pause between pieces. (A stream cannot be sent twice, so this is not retried.)
+      const counted = stream.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            hasher.update(chunk);
+            if (info.size !== undefined && hasher.size > info.size) {
+              throw new SizeMismatchError(what, info.size, hasher.size);
+            }
+            options.onProgress?.(hasher.size);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      const res = await this.session.request("PATCH", location, {
+        headers: { "Content-Type": "application/octet-stream" },
+        body: counted,
+        scope: this.scope(true),
+        signal,
+      });
+      await this.session.expect(res, [202], "PATCH", new URL(location).pathname);
+      await res.body?.cancel();
+      location = this.#location(res, location);
+      sent = hasher.size;
+    } else if (info.size !== undefined && info.size <= MONOLITHIC_MAX) {
       // Small and known: all of it goes with the closing PUT.
       const parts: Uint8Array[] = [];
-      for await (const c of chunks) {
+      for await (const c of stream) {
         hasher.update(c);
+        if (hasher.size > info.size) throw new SizeMismatchError(what, info.size, hasher.size);
         parts.push(c);
       }
       pending = concatBytes(parts);
     } else {
-      for await (const chunk of chunks) {
+      for await (const chunk of rechunk(stream, chunkSize)) {
         throwIfAborted(signal);
         hasher.update(chunk);
         if (info.size !== undefined && hasher.size > info.size) {

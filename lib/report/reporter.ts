@@ -10,6 +10,8 @@ export type BlobKind = "config" | "layer" | "manifest" | "blob";
 
 /** Receives progress from copy, unpack and append. */
 export interface Reporter {
+  /** Whether byte counts are shown (when false, nobody counts them). */
+  readonly wantsProgress?: boolean;
   /** A step of the work, e.g. "Writing manifest to image destination". */
   info(message: string): void;
   /** Something the user should know that did not stop the work. */

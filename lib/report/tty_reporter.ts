@@ -87,6 +87,7 @@ export function ttyReporter(
   };
 
   return {
+    wantsProgress: true,
     info: above,
     warn: (m) => above(`warning: ${m}`),
     blobStart(kind, digest, size, skipped) {

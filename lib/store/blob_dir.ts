@@ -9,6 +9,8 @@ import { createDigester } from "../digest/digester.ts";
 import { DigestMismatchError, SizeMismatchError, throwIfAborted } from "../errors.ts";
 import { AtomicFile } from "../io/atomic_file.ts";
 
+const WRITE_BATCH = 1 << 20;
+
 /** A blob's digest, size and (when known) media type. */
 export interface StoredBlob {
   digest: string;
@@ -35,6 +37,9 @@ export async function storeBlob(
   const what = `blob ${info.digest ?? "(new)"}`;
   const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
   const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
+  // Network streams arrive in small pieces: write them in batches of about 1 MiB.
+  let batch = new Uint8Array(WRITE_BATCH);
+  let fill = 0;
   try {
     for await (const chunk of stream) {
       throwIfAborted(options.signal);
@@ -42,8 +47,21 @@ export async function storeBlob(
         throw new SizeMismatchError(what, info.size, digester.size + chunk.length);
       }
       digester.update(chunk);
-      await file.write(chunk);
+      if (chunk.length >= WRITE_BATCH) {
+        if (fill) await file.write(batch.subarray(0, fill));
+        fill = 0;
+        await file.write(chunk);
+      } else {
+        if (fill + chunk.length > WRITE_BATCH) {
+          await file.write(batch.subarray(0, fill));
+          batch = new Uint8Array(WRITE_BATCH);
+          fill = 0;
+        }
+        batch.set(chunk, fill);
+        fill += chunk.length;
+      }
     }
+    if (fill) await file.write(batch.subarray(0, fill));
     if (info.size !== undefined && digester.size !== info.size) {
       throw new SizeMismatchError(what, info.size, digester.size);
     }

@@ -7,7 +7,13 @@
  */
 import { digestOf } from "../digest/digester.ts";
 import { verifyingStream } from "../digest/verify.ts";
-import { NotFoundError, throwIfAborted, UnsupportedError } from "../errors.ts";
+import { NotFoundError, RegistryError, throwIfAborted, UnsupportedError } from "../errors.ts";
+import {
+  backoffDelay,
+  isRetryableError,
+  isRetryableStatus,
+  sleep,
+} from "../registry/http/retry.ts";
 import {
   convertManifest,
   type ManifestFormat,
@@ -49,6 +55,9 @@ export interface CopyOptions {
   reporter?: Reporter;
   signal?: AbortSignal;
 }
+
+/** Whole-blob transfers tried at most this many times. */
+const TRANSFER_ATTEMPTS = 3;
 
 /** What was written as the destination's top-level manifest. */
 export interface CopyResult {
@@ -197,27 +206,46 @@ class Copier {
       return;
     }
     this.reporter.blobStart(kind, desc.digest, desc.size, false);
-    const stream = await this.src.getBlob(desc, this.options);
-    await this.dst.putBlob(
-      stream
-        .pipeThrough(verifyingStream(desc, `${this.src.name}: ${kind} ${desc.digest}`))
-        .pipeThrough(this.#progress(desc.digest)),
-      desc,
-      this.options,
-    );
+    await this.#transfer(async () => {
+      // Destinations verify what they are given against `desc` (their contract): no 2nd hash.
+      const stream = await this.src.getBlob(desc, this.options);
+      await this.dst.putBlob(this.#progress(stream, desc.digest), desc, this.options);
+    });
     this.reporter.blobDone(desc.digest);
   }
 
-  /** Counts bytes for the reporter as they pass. */
-  #progress(digest: string): TransformStream<Uint8Array, Uint8Array> {
+  /**
+   * Runs one whole blob transfer, again from the start after a passing failure (a dropped
+   * connection, 5xx, 429): a streamed upload cannot resend what it already read, so the blob is
+   * read from the source anew.
+   */
+  async #transfer<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const passing = isRetryableError(e) ||
+          (e instanceof RegistryError && isRetryableStatus(e.status));
+        if (!passing || attempt >= TRANSFER_ATTEMPTS || this.options.signal?.aborted) throw e;
+        this.reporter.warn(`retrying after: ${(e as Error).message}`);
+        await sleep(backoffDelay(attempt), this.options.signal);
+      }
+    }
+  }
+
+  /** Counts bytes for the reporter as they pass, when it shows them. */
+  #progress(stream: ReadableStream<Uint8Array>, digest: string): ReadableStream<Uint8Array> {
+    if (!this.reporter.wantsProgress) return stream;
     let done = 0;
-    return new TransformStream({
-      transform: (chunk, controller) => {
-        done += chunk.length;
-        this.reporter.blobProgress(digest, done);
-        controller.enqueue(chunk);
-      },
-    });
+    return stream.pipeThrough(
+      new TransformStream({
+        transform: (chunk, controller) => {
+          done += chunk.length;
+          this.reporter.blobProgress(digest, done);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
   }
 
   /** Copies a layer, changing its compression when asked; returns its (new) descriptor. */
@@ -244,11 +272,15 @@ class Copier {
       throw new UnsupportedError(`a ${format} manifest cannot carry ${want}-compressed layers`);
     }
     this.reporter.blobStart("layer", layer.digest, layer.size, false);
-    const raw = (await this.src.getBlob(layer, this.options))
-      .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`))
-      .pipeThrough(this.#progress(layer.digest));
-    const converted = ReadableStream.from(compress(decompressSniffed(raw), want));
-    const stored = await this.dst.putBlob(converted, { mediaType }, this.options);
+    const stored = await this.#transfer(async () => {
+      const raw = this.#progress(
+        (await this.src.getBlob(layer, this.options))
+          .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`)),
+        layer.digest,
+      );
+      const converted = ReadableStream.from(compress(decompressSniffed(raw), want));
+      return await this.dst.putBlob(converted, { mediaType }, this.options);
+    });
     this.reporter.blobDone(layer.digest);
     const { urls: _urls, data: _data, ...rest } = layer;
     return { ...rest, mediaType, digest: stored.digest, size: stored.size };

@@ -19,11 +19,10 @@
  * ```
  * @module
  */
-import { rootCertificates } from "node:tls";
 import { AbortedError, UnsupportedError } from "../../errors.ts";
 import { type CertDirMaterial, readCertDir } from "./cert_dir.ts";
 import { toNetworkError } from "./network_error.ts";
-import { nodeTransport } from "./node_transport.ts";
+import { lazyNodeTransport } from "./lazy_node_transport.ts";
 import type { HttpRequest, HttpResponse, HttpTransport, TlsOptions } from "./types.ts";
 
 // Re-types errors raised while the body streams (a connection cut mid-blob).
@@ -67,19 +66,19 @@ export function fetchTransport(tls: TlsOptions = {}): HttpTransport {
     caCerts: material.caCerts,
     ...(material.clientCert ?? {}),
   });
-  let sized: HttpTransport | undefined;
   // Node's `ca` replaces its roots, so the defaults go in with the directory's CAs.
-  const sizedStreams = () =>
-    sized ??= nodeTransport({
-      verify: true,
-      ca: material.caCerts.length ? [...rootCertificates, ...material.caCerts] : undefined,
-      cert: material.clientCert?.cert,
-      key: material.clientCert?.key,
-    });
+  const sized = lazyNodeTransport(async () => ({
+    verify: true,
+    ca: material.caCerts.length
+      ? [...(await import("node:tls")).rootCertificates, ...material.caCerts]
+      : undefined,
+    cert: material.clientCert?.cert,
+    key: material.clientCert?.key,
+  }));
 
   async function send(request: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
     if (request.body instanceof ReadableStream && request.headers.has("content-length")) {
-      return sizedStreams().send(request, signal);
+      return sized.send(request, signal);
     }
     if (signal?.aborted) throw new AbortedError();
     const headers = new Headers(request.headers);
@@ -111,7 +110,7 @@ export function fetchTransport(tls: TlsOptions = {}): HttpTransport {
     send,
     close() {
       client.close();
-      sized?.close();
+      sized.close();
     },
   };
 }

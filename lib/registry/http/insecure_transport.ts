@@ -15,7 +15,7 @@
  * @module
  */
 import { readCertDir } from "./cert_dir.ts";
-import { nodeTransport } from "./node_transport.ts";
+import { lazyNodeTransport } from "./lazy_node_transport.ts";
 import type { HttpTransport } from "./types.ts";
 
 /**
@@ -24,9 +24,9 @@ import type { HttpTransport } from "./types.ts";
  */
 export function insecureTransport(options: { certDir?: string } = {}): HttpTransport {
   const material = options.certDir ? readCertDir(options.certDir) : undefined;
-  return nodeTransport({
+  return lazyNodeTransport(() => ({
     verify: false,
     cert: material?.clientCert?.cert,
     key: material?.clientCert?.key,
-  });
+  }));
 }
