@@ -71,7 +71,9 @@ export function ttyReporter(
     const now = performance.now();
     if (!force && now - last < FRAME_MS) return;
     last = now;
-    const width = columns() - 1;
+    // A pseudo-terminal may report no size at all: assume a common width then.
+    const cols = columns();
+    const width = (cols >= 20 ? cols : 100) - 1;
     let out = drawn ? `\x1b[${drawn}F` : "";
     for (const b of bars) out += `\x1b[2K${formatBar(b, now, width)}\n`;
     drawn = bars.length;
