@@ -1,0 +1,440 @@
+/**
+ * Processes and namespaces through libc: clone() into new namespaces, and the calls the
+ * container init needs (mount, pivot_root, sethostname, setresuid, capset, prctl, seccomp ...).
+ *
+ * JS must never run in a cloned child (the runtime's threads are gone there), so the child of
+ * {@linkcode cloneExec} runs a few bytes of machine code that only call execve() and, if that
+ * fails, exit(127). They sit in a page mapped read+execute.
+ * @module
+ */
+import { Errno, ErrnoError } from "./errno.ts";
+
+const PROC_SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  fcntl3: { name: "fcntl", parameters: ["i32", "i32", "i64"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  chroot: { parameters: ["buffer"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
+  fchdir: { parameters: ["i32"], result: "i32" },
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  umask: { parameters: ["u32"], result: "u32" },
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  setresuid: { parameters: ["u32", "u32", "u32"], result: "i32" },
+  setresgid: { parameters: ["u32", "u32", "u32"], result: "i32" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  unshare: { parameters: ["i32"], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type ProcLib = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
+let lib: ProcLib | undefined;
+const sym = (): ProcLib => lib ??= Deno.dlopen("libc.so.6", PROC_SYMBOLS).symbols;
+
+function errno(): number {
+  const p = sym().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+function check(r: number | bigint, call: string, what?: string): number {
+  const n = Number(r);
+  if (n < 0) throw new ErrnoError(errno(), call, what);
+  return n;
+}
+
+const encoder = new TextEncoder();
+/** NUL-terminated bytes; kept alive by the caller while the call runs. */
+function cstr(s: string): Uint8Array {
+  const b = new Uint8Array(s.length * 3 + 1);
+  const { written } = encoder.encodeInto(s, b);
+  return b.subarray(0, written + 1);
+}
+function optCstr(s: string | null | undefined): Uint8Array | null {
+  return s === null || s === undefined ? null : cstr(s);
+}
+
+/** Namespace flags of clone(2)/unshare(2)/setns(2). */
+export const CLONE = {
+  NEWTIME: 0x80,
+  NEWNS: 0x20000,
+  NEWCGROUP: 0x2000000,
+  NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+export const SIGCHLD = 17;
+
+// execve(arg->path, arg->argv, arg->envp); exit_group(127). The argument arrives in the first
+// argument register; glibc's clone() calls the function on the new stack.
+const TRAMPOLINE: Record<string, number[]> = {
+  x86_64: [
+    0x48,
+    0x8b,
+    0x77,
+    0x08, // mov rsi, [rdi+8]
+    0x48,
+    0x8b,
+    0x57,
+    0x10, // mov rdx, [rdi+16]
+    0x48,
+    0x8b,
+    0x3f, // mov rdi, [rdi]
+    0xb8,
+    0x3b,
+    0x00,
+    0x00,
+    0x00, // mov eax, 59 (execve)
+    0x0f,
+    0x05, // syscall
+    0xbf,
+    0x7f,
+    0x00,
+    0x00,
+    0x00, // mov edi, 127
+    0xb8,
+    0xe7,
+    0x00,
+    0x00,
+    0x00, // mov eax, 231 (exit_group)
+    0x0f,
+    0x05, // syscall
+  ],
+  aarch64: [
+    0x01,
+    0x04,
+    0x40,
+    0xf9, // ldr x1, [x0, #8]
+    0x02,
+    0x08,
+    0x40,
+    0xf9, // ldr x2, [x0, #16]
+    0x00,
+    0x00,
+    0x40,
+    0xf9, // ldr x0, [x0]
+    0xa8,
+    0x1b,
+    0x80,
+    0xd2, // mov x8, #221 (execve)
+    0x01,
+    0x00,
+    0x00,
+    0xd4, // svc #0
+    0xe0,
+    0x0f,
+    0x80,
+    0xd2, // mov x0, #127
+    0xc8,
+    0x0b,
+    0x80,
+    0xd2, // mov x8, #94 (exit_group)
+    0x01,
+    0x00,
+    0x00,
+    0xd4, // svc #0
+  ],
+};
+
+const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
+const STACK_SIZE = 64 * 1024;
+
+let trampoline: Deno.PointerValue | undefined;
+let childStack: Deno.PointerValue | undefined;
+
+function trampolinePage(): Deno.PointerValue {
+  if (trampoline) return trampoline;
+  const code = TRAMPOLINE[Deno.build.arch];
+  if (!code) throw new Error(`cloneExec: no trampoline for ${Deno.build.arch}`);
+  const s = sym();
+  const page = s.mmap(null, 4096n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+  if (page === null || Deno.UnsafePointer.value(page) === -1n) {
+    throw new ErrnoError(errno(), "mmap");
+  }
+  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, 4096)).set(code);
+  check(s.mprotect(page, 4096n, PROT_READ | PROT_EXEC), "mprotect");
+  return trampoline = page;
+}
+
+function stackTop(): Deno.PointerValue {
+  if (!childStack) {
+    const s = sym();
+    const p = s.mmap(
+      null,
+      BigInt(STACK_SIZE),
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS,
+      -1,
+      0n,
+    );
+    if (p === null || Deno.UnsafePointer.value(p) === -1n) throw new ErrnoError(errno(), "mmap");
+    childStack = p;
+  }
+  // The child gets a copy of this memory (no CLONE_VM), so one stack serves every clone.
+  return Deno.UnsafePointer.offset(childStack!, STACK_SIZE - 64);
+}
+
+/** A NULL-terminated array of pointers to the given strings, plus what keeps them alive. */
+function cstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
+  const keep = items.map(cstr);
+  const array = new BigUint64Array(items.length + 1);
+  keep.forEach((b, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
+  return { array, keep };
+}
+
+/**
+ * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that immediately execve()s
+ * `path` with `args` and `env`; returns its pid. SIGCHLD tells the parent when it exits.
+ *
+ * @example
+ * ```ts
+ * import { CLONE, cloneExec, waitPid } from "./process.ts";
+ * const pid = cloneExec(CLONE.NEWUTS, "/bin/true", ["true"], []);
+ * waitPid(pid); // { exited: true, code: 0 }
+ * ```
+ */
+export function cloneExec(flags: number, path: string, args: string[], env: string[]): number {
+  const p = cstr(path);
+  const argv = cstrArray(args);
+  const envp = cstrArray(env);
+  const block = new BigUint64Array([
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p))),
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(argv.array))),
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(envp.array))),
+  ]);
+  const pid = sym().clone(
+    trampolinePage(),
+    stackTop(),
+    flags | SIGCHLD,
+    Deno.UnsafePointer.of(block),
+  );
+  const n = check(pid, "clone", path);
+  // Keep everything the child read alive until after clone returned.
+  void [p, argv.keep, envp.keep, block];
+  return n;
+}
+
+/** How a process ended (or that it has not, with WNOHANG). */
+export type WaitStatus =
+  | { exited: true; code: number }
+  | { signaled: true; signal: number }
+  | { running: true };
+
+/** waitpid(2); `noHang` returns {running} instead of blocking. */
+export function waitPid(pid: number, noHang = false): WaitStatus {
+  const status = new Int32Array(1);
+  for (;;) {
+    const r = sym().waitpid(pid, new Uint8Array(status.buffer), noHang ? 1 : 0);
+    if (r < 0) {
+      const e = errno();
+      if (e === Errno.EINTR) continue;
+      throw new ErrnoError(e, "waitpid", String(pid));
+    }
+    if (r === 0) return { running: true };
+    const s = status[0];
+    if ((s & 0x7f) === 0) return { exited: true, code: (s >> 8) & 0xff };
+    return { signaled: true, signal: s & 0x7f };
+  }
+}
+
+/** kill(2). */
+export function kill(pid: number, signal: number): void {
+  check(sym().kill(pid, signal), "kill", String(pid));
+}
+
+/** A pipe; both ends close-on-exec unless `inheritable`. */
+export function pipe(inheritable = false): [read: number, write: number] {
+  const fds = new Int32Array(2);
+  check(sym().pipe2(new Uint8Array(fds.buffer), inheritable ? 0 : 0o2000000), "pipe2");
+  return [fds[0], fds[1]];
+}
+
+/** Sets or clears FD_CLOEXEC. */
+export function setCloexec(fd: number, on: boolean): void {
+  const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+  const cur = check(sym().fcntl3(fd, F_GETFD, 0n), "fcntl");
+  check(sym().fcntl3(fd, F_SETFD, BigInt(on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC)), "fcntl");
+}
+
+/** close(2). */
+export function closeFd(fd: number): void {
+  sym().close(fd);
+}
+
+/** dup3(2). */
+export function dup3(from: number, to: number, cloexec: boolean): void {
+  check(sym().dup3(from, to, cloexec ? 0o2000000 : 0), "dup3");
+}
+
+/** read(2) into `buf`; returns the count (0 at end of file). */
+export function readFd(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(sym().read(fd, buf, BigInt(buf.length)));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== Errno.EINTR) throw new ErrnoError(e, "read");
+  }
+}
+
+/** write(2) of all of `buf`. */
+export function writeFd(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = Number(sym().write(fd, buf.subarray(off), BigInt(buf.length - off)));
+    if (n < 0) {
+      const e = errno();
+      if (e === Errno.EINTR) continue;
+      throw new ErrnoError(e, "write");
+    }
+    off += n;
+  }
+}
+
+/** execve(2): replaces this process. Returns only on failure (by throwing). */
+export function execve(path: string, args: string[], env: string[]): never {
+  const argv = cstrArray(args);
+  const envp = cstrArray(env);
+  sym().execve(cstr(path), new Uint8Array(argv.array.buffer), new Uint8Array(envp.array.buffer));
+  void [argv.keep, envp.keep];
+  throw new ErrnoError(errno(), "execve", path);
+}
+
+/** mount(2). */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
+  check(
+    sym().mount(optCstr(source), cstr(target), optCstr(fstype), BigInt(flags), optCstr(data)),
+    "mount",
+    target,
+  );
+}
+
+/** umount2(2); MNT_DETACH = 2. */
+export function umount2(target: string, flags: number): void {
+  check(sym().umount2(cstr(target), flags), "umount2", target);
+}
+
+/** pivot_root(2) (no glibc wrapper). */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const nr = Deno.build.arch === "x86_64" ? 155n : 41n;
+  const a = cstr(newRoot), b = cstr(putOld);
+  const r = sym().syscall4(
+    nr,
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a))),
+    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))),
+    null,
+  );
+  check(r, "pivot_root", newRoot);
+}
+
+/** chroot(2). */
+export function chroot(path: string): void {
+  check(sym().chroot(cstr(path)), "chroot", path);
+}
+
+/** chdir(2) (Deno.chdir would do; this one works with the errno model used here). */
+export function chdir(path: string): void {
+  check(sym().chdir(cstr(path)), "chdir", path);
+}
+
+/** fchdir(2). */
+export function fchdir(fd: number): void {
+  check(sym().fchdir(fd), "fchdir");
+}
+
+/** sethostname(2). */
+export function sethostname(name: string): void {
+  const b = encoder.encode(name);
+  check(sym().sethostname(b, BigInt(b.length)), "sethostname", name);
+}
+
+/** setdomainname(2). */
+export function setdomainname(name: string): void {
+  const b = encoder.encode(name);
+  check(sym().setdomainname(b, BigInt(b.length)), "setdomainname", name);
+}
+
+/** setrlimit(2); -1 means RLIM_INFINITY. */
+export function setrlimit(resource: number, soft: number, hard: number): void {
+  const v = new BigUint64Array([
+    soft < 0 ? 0xffffffffffffffffn : BigInt(soft),
+    hard < 0 ? 0xffffffffffffffffn : BigInt(hard),
+  ]);
+  check(sym().setrlimit(resource, new Uint8Array(v.buffer)), "setrlimit", String(resource));
+}
+
+/** umask(2); returns the previous mask. */
+export function umask(mask: number): number {
+  return sym().umask(mask);
+}
+
+/** setgroups(2). */
+export function setgroups(gids: number[]): void {
+  const a = new Uint32Array(gids);
+  check(sym().setgroups(BigInt(gids.length), new Uint8Array(a.buffer)), "setgroups");
+}
+
+/** setresuid(2) for all of this process's threads (glibc broadcasts it). */
+export function setresuid(uid: number): void {
+  check(sym().setresuid(uid, uid, uid), "setresuid", String(uid));
+}
+
+/** setresgid(2) for all of this process's threads (glibc broadcasts it). */
+export function setresgid(gid: number): void {
+  check(sym().setresgid(gid, gid, gid), "setresgid", String(gid));
+}
+
+/** prctl(2) with up to four arguments. */
+export function prctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
+  return check(sym().prctl(option, a, b, c, d), "prctl", String(option));
+}
+
+/** A raw syscall with up to three integer arguments and a buffer. */
+export function syscall(nr: number, a: bigint, b: bigint, buf: Uint8Array | null): number {
+  return check(sym().syscall4(BigInt(nr), a, b, buf), "syscall", String(nr));
+}
+
+/** setns(2). */
+export function setns(fd: number, nstype: number): void {
+  check(sym().setns(fd, nstype), "setns");
+}
+
+/** setsid(2). */
+export function setsid(): number {
+  return check(sym().setsid(), "setsid");
+}
+
+/** This process's pid. */
+export function getpid(): number {
+  return sym().getpid();
+}
+
+/** Restores the default action of `signal` (SIG_DFL), e.g. SIGPIPE, which Deno ignores. */
+export function defaultSignal(signal: number): void {
+  sym().signal(signal, null);
+}
