@@ -8,6 +8,7 @@
  * @module
  */
 import { Errno, ErrnoError } from "./errno.ts";
+import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 
 const PROC_SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
@@ -37,6 +38,7 @@ const PROC_SYMBOLS = {
   setresgid: { parameters: ["u32", "u32", "u32"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
+  syscallI: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   unshare: { parameters: ["i32"], result: "i32" },
   setsid: { parameters: [], result: "i32" },
@@ -84,88 +86,19 @@ export const CLONE = {
 
 export const SIGCHLD = 17;
 
-// execve(arg->path, arg->argv, arg->envp); exit_group(127). The argument arrives in the first
-// argument register; glibc's clone() calls the function on the new stack.
-const TRAMPOLINE: Record<string, number[]> = {
-  x86_64: [
-    0x48,
-    0x8b,
-    0x77,
-    0x08, // mov rsi, [rdi+8]
-    0x48,
-    0x8b,
-    0x57,
-    0x10, // mov rdx, [rdi+16]
-    0x48,
-    0x8b,
-    0x3f, // mov rdi, [rdi]
-    0xb8,
-    0x3b,
-    0x00,
-    0x00,
-    0x00, // mov eax, 59 (execve)
-    0x0f,
-    0x05, // syscall
-    0xbf,
-    0x7f,
-    0x00,
-    0x00,
-    0x00, // mov edi, 127
-    0xb8,
-    0xe7,
-    0x00,
-    0x00,
-    0x00, // mov eax, 231 (exit_group)
-    0x0f,
-    0x05, // syscall
-  ],
-  aarch64: [
-    0x01,
-    0x04,
-    0x40,
-    0xf9, // ldr x1, [x0, #8]
-    0x02,
-    0x08,
-    0x40,
-    0xf9, // ldr x2, [x0, #16]
-    0x00,
-    0x00,
-    0x40,
-    0xf9, // ldr x0, [x0]
-    0xa8,
-    0x1b,
-    0x80,
-    0xd2, // mov x8, #221 (execve)
-    0x01,
-    0x00,
-    0x00,
-    0xd4, // svc #0
-    0xe0,
-    0x0f,
-    0x80,
-    0xd2, // mov x0, #127
-    0xc8,
-    0x0b,
-    0x80,
-    0xd2, // mov x8, #94 (exit_group)
-    0x01,
-    0x00,
-    0x00,
-    0xd4, // svc #0
-  ],
-};
-
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
 const STACK_SIZE = 64 * 1024;
 
-let trampoline: Deno.PointerValue | undefined;
+let runnerPage: Deno.PointerValue | undefined;
 let childStack: Deno.PointerValue | undefined;
 
-function trampolinePage(): Deno.PointerValue {
-  if (trampoline) return trampoline;
-  const code = TRAMPOLINE[Deno.build.arch];
-  if (!code) throw new Error(`cloneExec: no trampoline for ${Deno.build.arch}`);
+/** The syscall-list runner (ffi/asm), copied once into a page mapped read+execute. */
+function runner(): Deno.PointerValue {
+  if (runnerPage) return runnerPage;
+  const hex = SYSCALL_LIST_CODE[Deno.build.arch];
+  if (!hex) throw new Error(`clone: no syscall runner for ${Deno.build.arch}`);
+  const code = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
   const s = sym();
   const page = s.mmap(null, 4096n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
   if (page === null || Deno.UnsafePointer.value(page) === -1n) {
@@ -173,7 +106,7 @@ function trampolinePage(): Deno.PointerValue {
   }
   new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(page, 4096)).set(code);
   check(s.mprotect(page, 4096n, PROT_READ | PROT_EXEC), "mprotect");
-  return trampoline = page;
+  return runnerPage = page;
 }
 
 function stackTop(): Deno.PointerValue {
@@ -195,16 +128,160 @@ function stackTop(): Deno.PointerValue {
 }
 
 /** A NULL-terminated array of pointers to the given strings, plus what keeps them alive. */
-function cstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
+export function cstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
   const keep = items.map(cstr);
   const array = new BigUint64Array(items.length + 1);
   keep.forEach((b, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
   return { array, keep };
 }
 
+/** A syscall argument: an integer, or a buffer passed by address (NULL for null). */
+export type SysArg = number | bigint | ArrayBufferView | null;
+
+/**
+ * One system call the cloned child makes before (or instead of) returning to anything.
+ * `strict` (default) stops the child at a failure; `ignore` goes on; `fork` is a raw
+ * fork whose parent reports the child's pid and exits, so the rest runs in a grandchild
+ * (which is how setns into a pid namespace takes effect).
+ */
+export interface SyscallStep {
+  nr: number;
+  args: SysArg[];
+  mode?: "strict" | "fork" | "ignore";
+  /** What the step does, for the error message. */
+  label: string;
+}
+
+/** What the child reported: the pid that went on after a fork, or the step that failed. */
+export interface SpawnReport {
+  pid: number;
+  failed?: { step: SyscallStep; errno: number };
+}
+
+const MODE = { strict: 0n, fork: 1n, ignore: 2n } as const;
+
+function argValue(a: SysArg): bigint {
+  if (a === null) return 0n;
+  if (typeof a === "number") return BigInt(a);
+  if (typeof a === "bigint") return BigInt.asUintN(64, a);
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array<ArrayBuffer>)));
+}
+
+/**
+ * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that makes `steps`' system
+ * calls in order and exits 127 if none of them replaced it (the last is normally execve).
+ * Blocks until the child has exec'd, failed or forked past every fork step, and returns the
+ * pid that runs on (the grandchild after a fork). SIGCHLD tells the parent when its child exits.
+ */
+export function spawnSyscalls(flags: number, steps: SyscallStep[]): SpawnReport {
+  const [statusR, statusW] = pipe(false);
+  const block = new BigUint64Array(2 + steps.length * 8);
+  block[0] = BigInt(steps.length);
+  block[1] = BigInt(statusW);
+  steps.forEach((step, i) => {
+    const base = 2 + i * 8;
+    if (step.args.length > 6) throw new Error(`${step.label}: more than 6 syscall arguments`);
+    block[base] = BigInt(step.nr);
+    step.args.forEach((a, j) => block[base + 1 + j] = argValue(a));
+    block[base + 7] = MODE[step.mode ?? "strict"];
+  });
+  let pid: number;
+  try {
+    pid = check(
+      sym().clone(runner(), stackTop(), flags | SIGCHLD, Deno.UnsafePointer.of(block)),
+      "clone",
+    );
+  } finally {
+    closeFd(statusW);
+  }
+  // Keep every buffer the child read alive until clone returned (it has its own copy then).
+  void [steps, block];
+  const report: SpawnReport = { pid };
+  const record = new BigUint64Array(2);
+  const bytes = new Uint8Array(record.buffer);
+  try {
+    for (;;) {
+      let got = 0;
+      while (got < 16) {
+        const n = readFd(statusR, bytes.subarray(got));
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < 16) break;
+      if (record[0] === 0xffffffffffffffffn) {
+        // The forking parent has exited: reap it, the grandchild goes on.
+        if (report.pid === pid) waitPid(pid);
+        report.pid = Number(record[1]);
+      } else report.failed = { step: steps[Number(record[0])], errno: Number(record[1]) };
+    }
+  } finally {
+    closeFd(statusR);
+  }
+  return report;
+}
+
+/** Syscall numbers the spawn steps use, for this machine's architecture. */
+export const SYS = Deno.build.arch === "aarch64"
+  ? {
+    read: 63,
+    write: 64,
+    execve: 221,
+    setns: 268,
+    prctl: 167,
+    mount: 40,
+    clone: 220,
+    chdir: 49,
+    setgroups: 159,
+    setresuid: 147,
+    setresgid: 149,
+    capset: 91,
+    seccomp: 277,
+    closeRange: 436,
+    dup3: 24,
+    setsid: 157,
+    ioctl: 29,
+    prlimit64: 261,
+    umask: 166,
+  }
+  : {
+    read: 0,
+    write: 1,
+    execve: 59,
+    setns: 308,
+    prctl: 157,
+    mount: 165,
+    clone: 56,
+    chdir: 80,
+    setgroups: 116,
+    setresuid: 117,
+    setresgid: 119,
+    capset: 126,
+    seccomp: 317,
+    closeRange: 436,
+    dup3: 292,
+    setsid: 112,
+    ioctl: 16,
+    prlimit64: 302,
+    umask: 95,
+  };
+
+/** An execve step (its buffers are kept alive by the returned step itself). */
+export function execveStep(path: string, args: string[], env: string[]): SyscallStep {
+  const argv = cstrArray(args);
+  const envp = cstrArray(env);
+  const step: SyscallStep & { keep?: unknown } = {
+    nr: SYS.execve,
+    args: [cstr(path), argv.array, envp.array],
+    label: `exec ${path}`,
+  };
+  step.keep = [argv.keep, envp.keep];
+  return step;
+}
+
 /**
  * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that immediately execve()s
- * `path` with `args` and `env`; returns its pid. SIGCHLD tells the parent when it exits.
+ * `path` with `args` and `env`; returns its pid once it has exec'd (or exited 127 when it
+ * could not). SIGCHLD tells the parent when it exits.
  *
  * @example
  * ```ts
@@ -214,24 +291,8 @@ function cstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[]
  * ```
  */
 export function cloneExec(flags: number, path: string, args: string[], env: string[]): number {
-  const p = cstr(path);
-  const argv = cstrArray(args);
-  const envp = cstrArray(env);
-  const block = new BigUint64Array([
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p))),
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(argv.array))),
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(envp.array))),
-  ]);
-  const pid = sym().clone(
-    trampolinePage(),
-    stackTop(),
-    flags | SIGCHLD,
-    Deno.UnsafePointer.of(block),
-  );
-  const n = check(pid, "clone", path);
-  // Keep everything the child read alive until after clone returned.
-  void [p, argv.keep, envp.keep, block];
-  return n;
+  const step = { ...execveStep(path, args, env), mode: "ignore" as const };
+  return spawnSyscalls(flags, [step]).pid;
 }
 
 /** How a process ended (or that it has not, with WNOHANG). */
@@ -417,6 +478,16 @@ export function prctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
 /** A raw syscall with up to three integer arguments and a buffer. */
 export function syscall(nr: number, a: bigint, b: bigint, buf: Uint8Array | null): number {
   return check(sym().syscall4(BigInt(nr), a, b, buf), "syscall", String(nr));
+}
+
+/** A raw syscall with three integer (or pointer-as-integer) arguments. */
+export function syscallInts(nr: number, a: bigint, b: bigint, c: bigint): number {
+  return check(sym().syscallI(BigInt(nr), a, b, c), "syscall", String(nr));
+}
+
+/** The address of a buffer, for syscalls that take pointers as integers. */
+export function addressOf(buf: BufferSource): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 
 /** setns(2). */
