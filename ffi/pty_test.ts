@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import {
+  getWinsize,
+  isatty,
+  makeRaw,
+  openPty,
+  POLL,
+  pollFd,
+  readAvailable,
+  restoreTermios,
+  setWinsize,
+} from "./pty.ts";
+import { closeFd, pipe, readFd, writeFd } from "./process.ts";
+import { ErrnoError } from "./errno.ts";
+import { relayPty } from "../lib/runtime/console.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Reads `fd` (blocking) until `want` bytes arrived or it ends. */
+function readBytes(fd: number, want: number): string {
+  const buf = new Uint8Array(want);
+  let got = 0;
+  while (got < want) {
+    const n = readFd(fd, buf.subarray(got));
+    if (n === 0) break;
+    got += n;
+  }
+  return dec.decode(buf.subarray(0, got));
+}
+
+Deno.test("openPty: slave output reaches the master, newline translated (ONLCR)", () => {
+  const { master, slave, name } = openPty();
+  try {
+    assert.match(name, /^\/dev\/pts\/\d+$/);
+    assert.ok(isatty(master) && isatty(slave));
+    writeFd(slave, enc.encode("hi\n"));
+    assert.equal(readBytes(master, 4), "hi\r\n");
+  } finally {
+    closeFd(slave);
+    closeFd(master);
+  }
+});
+
+Deno.test("openPty: both fds are close-on-exec", () => {
+  const { master, slave } = openPty();
+  try {
+    for (const fd of [master, slave]) {
+      const flags = /flags:\s*(\d+)/.exec(Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`))![1];
+      assert.ok(parseInt(flags, 8) & 0o2000000, `fd ${fd} flags ${flags}`);
+    }
+  } finally {
+    closeFd(slave);
+    closeFd(master);
+  }
+});
+
+Deno.test("winsize: set on the master, read back on both sides", () => {
+  const { master, slave } = openPty();
+  try {
+    setWinsize(master, 40, 132);
+    assert.deepEqual(getWinsize(slave), { rows: 40, cols: 132 });
+    setWinsize(slave, 25, 80);
+    assert.deepEqual(getWinsize(master), { rows: 25, cols: 80 });
+  } finally {
+    closeFd(slave);
+    closeFd(master);
+  }
+});
+
+Deno.test("winsize and isatty on a pipe: not a terminal", () => {
+  const [r, w] = pipe();
+  try {
+    assert.equal(getWinsize(r), undefined);
+    assert.equal(isatty(r), false);
+    assert.throws(() => makeRaw(r), (e: unknown) => e instanceof ErrnoError);
+  } finally {
+    closeFd(r);
+    closeFd(w);
+  }
+});
+
+Deno.test("getWinsize on a closed fd throws EBADF", () => {
+  const [r, w] = pipe();
+  closeFd(r);
+  closeFd(w);
+  assert.throws(() => getWinsize(r), (e: unknown) => e instanceof ErrnoError && e.code === "EBADF");
+});
+
+Deno.test("makeRaw turns off output processing; restoreTermios brings it back", () => {
+  const { master, slave } = openPty();
+  try {
+    const saved = makeRaw(slave);
+    writeFd(slave, enc.encode("a\n"));
+    assert.equal(readBytes(master, 2), "a\n");
+    restoreTermios(slave, saved);
+    writeFd(slave, enc.encode("b\n"));
+    assert.equal(readBytes(master, 3), "b\r\n");
+    // Raw again from the restored state saves the same termios as the first time.
+    assert.deepEqual(makeRaw(slave).subarray(0, 60), saved.subarray(0, 60));
+  } finally {
+    closeFd(slave);
+    closeFd(master);
+  }
+});
+
+Deno.test("pollFd: timeout, readiness, and EOF (EIO) once the slave closes", async () => {
+  const { master, slave } = openPty();
+  const buf = new Uint8Array(64);
+  try {
+    assert.equal(await pollFd(master, POLL.IN, 20), 0);
+    writeFd(slave, enc.encode("x"));
+    assert.ok((await pollFd(master, POLL.IN, 5000)) & POLL.IN);
+    assert.equal(dec.decode(buf.subarray(0, readAvailable(master, buf)!)), "x");
+    closeFd(slave);
+    assert.ok((await pollFd(master, POLL.IN, 5000)) & POLL.HUP);
+    assert.equal(readAvailable(master, buf), 0);
+  } finally {
+    closeFd(master);
+  }
+});
+
+Deno.test("setControllingTerminal: a new session leader acquires the pty", async () => {
+  // Needs a session leader without a terminal, so it runs in a child deno process (never in
+  // the test runner itself: if that leads a session without a terminal, it would take the pty).
+  const url = (p: string) => new URL(p, import.meta.url).href;
+  const code = `
+    import { openPty, setControllingTerminal } from "${url("./pty.ts")}";
+    import { setsid } from "${url("./process.ts")}";
+    const { slave } = openPty();
+    let notLeader = "";
+    try { setControllingTerminal(slave); } catch (e) { notLeader = (e as { code: string }).code; }
+    setsid();
+    const opened = () => { try { Deno.openSync("/dev/tty").close(); return true; } catch { return false; } };
+    const before = opened();
+    setControllingTerminal(slave);
+    console.log(JSON.stringify({ notLeader, before, after: opened() }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.deepEqual(JSON.parse(dec.decode(out.stdout)), {
+    notLeader: "EPERM",
+    before: false,
+    after: true,
+  });
+});
+
+Deno.test("relayPty copies stdin to the pty and the pty to stdout until the slave closes", async () => {
+  const { master, slave } = openPty();
+  makeRaw(slave); // no echo, no CR/LF translation: bytes arrive as written
+  const [inR, inW] = pipe();
+  const [outR, outW] = pipe();
+  try {
+    const relay = relayPty(master, { stdin: inR, stdout: outW });
+    writeFd(inW, enc.encode("ping"));
+    closeFd(inW); // stdin EOF only stops the input side
+
+    // Read the slave without blocking the event loop the relay runs on.
+    const buf = new Uint8Array(16);
+    let got = "";
+    while (got.length < 4) {
+      assert.ok(await pollFd(slave, POLL.IN, 5000), "input did not reach the slave");
+      got += dec.decode(buf.subarray(0, readAvailable(slave, buf)!));
+    }
+    assert.equal(got, "ping");
+
+    writeFd(slave, enc.encode("hello\nworld"));
+    closeFd(slave);
+    await relay;
+    closeFd(outW);
+    assert.equal(readBytes(outR, 64), "hello\nworld");
+  } finally {
+    closeFd(inR);
+    closeFd(outR);
+    closeFd(master);
+  }
+});
+
+Deno.test("relayPty on a terminal: raw mode, window size, SIGWINCH, termios restored", async () => {
+  const container = openPty();
+  const caller = openPty(); // stands in for the user's terminal: its slave is stdin and stdout
+  makeRaw(container.slave);
+  const original = makeRaw(caller.slave);
+  restoreTermios(caller.slave, original);
+  const buf = new Uint8Array(64);
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ok(), what);
+  };
+  try {
+    setWinsize(caller.master, 33, 99);
+    const tty = caller.slave;
+    const relay = relayPty(container.master, { stdin: tty, stdout: tty });
+    assert.deepEqual(getWinsize(container.slave), { rows: 33, cols: 99 });
+
+    // Raw mode: typed bytes pass without waiting for a newline and without echo.
+    writeFd(caller.master, enc.encode("\x03abc"));
+    let got = "";
+    while (got.length < 4) {
+      assert.ok(await pollFd(container.slave, POLL.IN, 5000), "keystrokes did not arrive");
+      got += dec.decode(buf.subarray(0, readAvailable(container.slave, buf)!));
+    }
+    assert.equal(got, "\x03abc");
+
+    setWinsize(caller.master, 44, 100);
+    Deno.kill(Deno.pid, "SIGWINCH");
+    await until("SIGWINCH resized the pty", () => getWinsize(container.slave)?.rows === 44);
+
+    writeFd(container.slave, enc.encode("out"));
+    closeFd(container.slave);
+    await relay;
+    assert.equal(readBytes(caller.master, 3), "out");
+    assert.deepEqual(makeRaw(tty).subarray(0, 60), original.subarray(0, 60), "termios restored");
+  } finally {
+    for (const fd of [container.master, caller.slave, caller.master]) closeFd(fd);
+  }
+});
+
+Deno.test("relayPty stops on abort while the slave is still open, draining output", async () => {
+  const { master, slave } = openPty();
+  makeRaw(slave);
+  const [outR, outW] = pipe();
+  try {
+    // An idle relay ends soon after the abort although the container side is still open.
+    const idle = new AbortController();
+    const relay = relayPty(master, { stdin: -1, stdout: outW, signal: idle.signal });
+    setTimeout(() => idle.abort(), 20);
+    await relay;
+
+    // Output already buffered in the pty when the abort comes is still delivered.
+    writeFd(slave, enc.encode("left over"));
+    await pollFd(master, POLL.IN, 5000); // the bytes have crossed the pty (poll consumes nothing)
+    await relayPty(master, { stdin: -1, stdout: outW, signal: AbortSignal.abort() });
+    closeFd(outW);
+    assert.equal(readBytes(outR, 64), "left over");
+  } finally {
+    closeFd(slave);
+    closeFd(outR);
+    closeFd(master);
+  }
+});
