@@ -90,10 +90,14 @@ export type Op =
   | { op: "setgroups"; gids: number[] }
   | { op: "setresgid"; gid: number }
   | { op: "setresuid"; uid: number }
-  /** The five capability sets as bit masks (bit n = CAP number n; all fit in 53 bits). */
+  /**
+   * Drop every capability not in `keep` from the bounding set (bit n = CAP number n; all fit in
+   * 53 bits). Needs CAP_SETPCAP, so it comes before the uid changes.
+   */
+  | { op: "dropBounding"; keep: number }
+  /** The other four capability sets as bit masks, applied after the uid changes. */
   | {
     op: "capabilities";
-    bounding: number;
     effective: number;
     permitted: number;
     inheritable: number;
@@ -107,6 +111,17 @@ export type Op =
    * stays plain JSON; `flags` are SECCOMP_FILTER_FLAG_* bits.
    */
   | { op: "seccomp"; program: string; flags: number }
+  /**
+   * Pause for the runtime, before pivot_root: it runs the prestart and createRuntime hooks in
+   * its namespaces, then init runs the createContainer hooks in the container's.
+   */
+  | { op: "sync"; point: "createRuntime" }
+  /**
+   * Make a pty (after pivot_root, from the container's /dev/ptmx), make its slave the
+   * controlling terminal and stdin/stdout/stderr, and send the master over the unix socket
+   * inherited as `socketFd` (runc's --console-socket protocol).
+   */
+  | { op: "console"; socketFd: number; rows?: number; cols?: number }
   /** Block until `start` (create/start split); nothing after this runs before then. */
   | { op: "waitStart" }
   /** Close every descriptor from 3 on except the first `preserve` (LISTEN_FDS style). */
@@ -119,4 +134,6 @@ export interface Plan {
   ops: Op[];
   /** Namespaces init must find itself in (for messages and checks). */
   namespaces: string[];
+  /** Things the planner ignored on purpose (unknown syscall names, options), for the log. */
+  warnings: string[];
 }
