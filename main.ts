@@ -5,6 +5,7 @@
  */
 import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
 import { AbortedError, UsageError } from "./lib/errors.ts";
+import { logLine, setRuntimeGlobal } from "./lib/cli/runtime_globals.ts";
 
 const VERSION = "0.1.0";
 
@@ -21,6 +22,9 @@ function usage(): string {
     "",
     "Global flags:",
     "  --debug     print stack traces on errors",
+    "  --root DIR  container state directory (default /run/ocibox)",
+    "  --log FILE  also write errors to FILE; --log-format text|json",
+    "  --systemd-cgroup  read cgroupsPath as slice:prefix:name (cgroupfs is used)",
     "  --version   print the version",
     "  -h, --help  print this help; `ocibox COMMAND --help` for a command",
   ].join("\n");
@@ -40,7 +44,17 @@ export async function main(argv: string[]): Promise<number> {
       console.log(usage());
       return 0;
     } else {
-      return fail(new UsageError(`unknown global flag ${flag}; see ocibox --help`), debug);
+      const eq = flag.indexOf("=");
+      const name = eq < 0 ? flag : flag.slice(0, eq);
+      let value = eq < 0 ? undefined : flag.slice(eq + 1);
+      let r = setRuntimeGlobal(name, value);
+      if (r === "needs-value" && i + 1 < argv.length) {
+        value = argv[++i];
+        r = setRuntimeGlobal(name, value);
+      }
+      if (r !== true) {
+        return fail(new UsageError(`unknown global flag ${flag}; see ocibox --help`), debug);
+      }
     }
   }
   const word = argv[i];
@@ -77,6 +91,7 @@ function fail(e: unknown, debug: boolean): number {
   if (debug && e instanceof Error && e.stack) console.error(e.stack);
   const msg = e instanceof Error ? e.message : String(e);
   console.error(`error: ${msg.split("\n")[0]}`);
+  logLine("error", msg.split("\n")[0]);
   // 130 like a shell for Ctrl-C (the work stopped through its AbortSignal).
   return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }

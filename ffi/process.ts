@@ -170,10 +170,15 @@ function argValue(a: SysArg): bigint {
 /**
  * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that makes `steps`' system
  * calls in order and exits 127 if none of them replaced it (the last is normally execve).
- * Blocks until the child has exec'd, failed or forked past every fork step, and returns the
- * pid that runs on (the grandchild after a fork). SIGCHLD tells the parent when its child exits.
+ * `afterClone` runs with the child's pid right after clone (the child may wait for it in a
+ * read step). Then this blocks until the child has exec'd, failed or forked past every fork
+ * step, and returns the pid that runs on (the grandchild after a fork). SIGCHLD tells the parent when its child exits.
  */
-export function spawnSyscalls(flags: number, steps: SyscallStep[]): SpawnReport {
+export function spawnSyscalls(
+  flags: number,
+  steps: SyscallStep[],
+  afterClone?: (pid: number) => void,
+): SpawnReport {
   const [statusR, statusW] = pipe(false);
   const block = new BigUint64Array(2 + steps.length * 8);
   block[0] = BigInt(steps.length);
@@ -197,6 +202,13 @@ export function spawnSyscalls(flags: number, steps: SyscallStep[]): SpawnReport 
   // Keep every buffer the child read alive until clone returned (it has its own copy then).
   void [steps, block];
   const report: SpawnReport = { pid };
+  try {
+    // E.g. write uid/gid maps while the child waits in a read step.
+    afterClone?.(pid);
+  } catch (e) {
+    closeFd(statusR);
+    throw e;
+  }
   const record = new BigUint64Array(2);
   const bytes = new Uint8Array(record.buffer);
   try {
@@ -242,6 +254,9 @@ export const SYS = Deno.build.arch === "aarch64"
     ioctl: 29,
     prlimit64: 261,
     umask: 166,
+    unshare: 97,
+    rtSigaction: 134,
+    rtSigprocmask: 135,
   }
   : {
     read: 0,
@@ -263,7 +278,24 @@ export const SYS = Deno.build.arch === "aarch64"
     ioctl: 16,
     prlimit64: 302,
     umask: 95,
+    unshare: 272,
+    rtSigaction: 13,
+    rtSigprocmask: 14,
   };
+
+/**
+ * Steps that give the program a clean signal state: Deno ignores SIGPIPE, and an ignored
+ * disposition (like the blocked mask) survives execve.
+ */
+export function defaultSignalSteps(): SyscallStep[] {
+  // A zeroed kernel struct sigaction is SIG_DFL with no flags on both architectures.
+  const act = new Uint8Array(32);
+  const none = new Uint8Array(8);
+  return [
+    { nr: SYS.rtSigaction, args: [13, act, null, 8], label: "reset SIGPIPE" },
+    { nr: SYS.rtSigprocmask, args: [2, none, null, 8], label: "unblock signals" },
+  ];
+}
 
 /** An execve step (its buffers are kept alive by the returned step itself). */
 export function execveStep(path: string, args: string[], env: string[]): SyscallStep {

@@ -43,7 +43,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   },
   {
     name: "delete",
-    summary: "delete an image from a registry",
+    summary: "delete an image from a registry, or a container (runc delete)",
     load: () => import("./delete.ts"),
   },
   {
@@ -65,6 +65,71 @@ export const COMMANDS: readonly CommandInfo[] = [
     name: "logout",
     summary: "remove stored credentials for a registry",
     load: () => import("./logout.ts"),
+  },
+  {
+    name: "spec",
+    summary: "write a default runtime config.json (runc spec)",
+    load: () => import("./container/spec.ts"),
+  },
+  {
+    name: "create",
+    summary: "create a container from a bundle; its program waits for start",
+    load: () => import("./container/create.ts"),
+  },
+  {
+    name: "start",
+    summary: "run a created container's program",
+    load: () => import("./container/start.ts"),
+  },
+  {
+    name: "run",
+    summary: "create and start a container, wait for it and delete it",
+    load: () => import("./container/run.ts"),
+  },
+  {
+    name: "state",
+    summary: "print a container's state JSON",
+    load: () => import("./container/state.ts"),
+  },
+  {
+    name: "kill",
+    summary: "send a signal to a container",
+    load: () => import("./container/kill.ts"),
+  },
+  {
+    name: "exec",
+    summary: "run another process in a running container",
+    load: () => import("./container/exec.ts"),
+  },
+  {
+    name: "list",
+    summary: "list containers",
+    load: () => import("./container/list.ts"),
+  },
+  {
+    name: "ps",
+    summary: "list a container's processes",
+    load: () => import("./container/ps.ts"),
+  },
+  {
+    name: "pause",
+    summary: "freeze a container's processes",
+    load: () => import("./container/pause.ts"),
+  },
+  {
+    name: "resume",
+    summary: "thaw a paused container",
+    load: () => import("./container/resume.ts"),
+  },
+  {
+    name: "features",
+    summary: "print the runtime's features JSON",
+    load: () => import("./container/features.ts"),
+  },
+  {
+    name: "init",
+    summary: "(internal) a container's first process",
+    load: () => import("./container/init.ts"),
   },
 ];
 

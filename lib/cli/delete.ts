@@ -8,6 +8,7 @@ import { expectPositionals, parseFlags } from "./args.ts";
 import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
 
 export const help = `Usage: ocibox delete [flags] docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]
+       ocibox delete [--force] CONTAINER-ID
 
 Deletes the manifest a tag or digest names. A tag is first resolved to its digest, so every
 tag pointing at that manifest goes with it (as with skopeo delete). The registry must allow
@@ -17,10 +18,18 @@ Flags:
   --authfile FILE           registry credentials file
 ${registryFlagHelp("")}
 
+Without a transport prefix the argument is a container: see the runtime commands (runc's
+delete; --force kills a running one first).
+
 Example:
-  ocibox delete docker://localhost:5000/app:old`;
+  ocibox delete docker://localhost:5000/app:old
+  ocibox delete --force web1`;
 
 export async function run(args: string[]): Promise<number> {
+  // A container id never contains ":" and an image reference always does (docker://).
+  if (!args.some((a) => a.includes(":"))) {
+    return await (await import("./container/delete.ts")).run(args);
+  }
   const { values, positionals } = parseFlags(args, {
     authfile: { type: "string" },
     ...registryFlagOptions(""),

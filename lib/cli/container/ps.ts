@@ -1,0 +1,34 @@
+/**
+ * `ocibox ps`: the processes of a container (from its cgroup).
+ * @module
+ */
+import { UsageError } from "../../errors.ts";
+import { containerPids } from "../../runtime/lifecycle/query.ts";
+import { parseFlags } from "../args.ts";
+import { runtimeGlobals } from "../runtime_globals.ts";
+
+export const help = `Usage: ocibox ps [--format table|json] ID [-- PS_ARGS...]
+
+Shows the container's processes: a pid list with --format json, else ps(1) output (default
+\`ps -ef\`, or the ps arguments given after --) limited to them.`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, { format: { type: "string", short: "f" } });
+  if (positionals.length < 1) throw new UsageError("usage: ocibox ps [--format table|json] ID");
+  const pids = await containerPids(runtimeGlobals.root, positionals[0]);
+  if (values.format === "json") {
+    console.log(JSON.stringify(pids));
+    return 0;
+  }
+  const psArgs = positionals.length > 1 ? positionals.slice(1) : ["-ef"];
+  const out = await new Deno.Command("ps", { args: psArgs, stdout: "piped" }).output();
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  const pidCol = lines[0].trim().split(/\s+/).indexOf("PID");
+  if (pidCol < 0) throw new UsageError("ps output has no PID column");
+  const keep = new Set(pids.map(String));
+  console.log(lines[0]);
+  for (const line of lines.slice(1)) {
+    if (keep.has(line.trim().split(/\s+/)[pidCol])) console.log(line);
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * `start`: lets a created container run its program (runtime.md step "start"). Reading the
+ * exec FIFO releases init, which runs the startContainer hooks and execs the program; the
+ * FIFO is removed so the container counts as running, then the poststart hooks run here.
+ * @module
+ */
+import { AT_FDCWD, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../../../ffi/constants.ts";
+import { Errno, ErrnoError } from "../../../ffi/errno.ts";
+import { close, openat } from "../../../ffi/fs.ts";
+import { readFd } from "../../../ffi/process.ts";
+import { OciboxError } from "../../errors.ts";
+import { runHooks } from "./hooks.ts";
+import { ContainerStateError, fifoPath, isAlive, readRecord, stateOf } from "./state_store.ts";
+
+/** Starts created container `id`; returns once its program has been released. */
+export async function startContainer(root: string, id: string): Promise<void> {
+  const record = readRecord(root, id);
+  const state = stateOf(root, record);
+  if (state.status !== "created") throw new ContainerStateError(id, state.status, "start");
+  const fifo = fifoPath(root, id);
+  // Non-blocking, so a dead init cannot hang us: poll for its byte while it is alive.
+  const fd = openat(AT_FDCWD, fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  try {
+    const buf = new Uint8Array(1);
+    for (let i = 0;; i++) {
+      let n = -1;
+      try {
+        n = readFd(fd, buf);
+      } catch (e) {
+        if (!(e instanceof ErrnoError && e.errno === Errno.EAGAIN)) throw e;
+      }
+      if (n === 1) break;
+      if (!isAlive(record)) {
+        throw new OciboxError("INIT", `container ${JSON.stringify(id)} init exited before start`);
+      }
+      await new Promise((r) => setTimeout(r, i < 100 ? 1 : 10));
+    }
+  } finally {
+    close(fd);
+  }
+  await Deno.remove(fifo);
+  try {
+    await runHooks(record.hooks.poststart, { ...state, status: "running" }, "poststart");
+  } catch (e) {
+    // runtime.md: a failing poststart hook is a warning; the container keeps running.
+    console.error(`warning: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The same busybox bundles run under runc and under ocibox must give the same observations
+ * from inside the container: ids, hostname, capabilities, no_new_privs, seccomp, uid map,
+ * rlimits, devices, masked and read-only paths, mounts, cwd, umask, pid, exit code.
+ */
+import assert from "node:assert/strict";
+import { busyboxBundle, editBundle } from "./support/bundles.ts";
+import { MAIN_TS } from "./support/ocibox_cli.ts";
+import { peerTest } from "./support/peers.ts";
+
+/** What a container reports about itself (stdio targets left out: runc relays through pipes). */
+const OBSERVE = [
+  "id",
+  "hostname",
+  "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status",
+  "cat /proc/self/uid_map /proc/self/gid_map",
+  "ulimit -a",
+  // (/dev/mqueue's owner differs in user namespaces: runc makes the ipc namespace after
+  // becoming the mapped root, ocibox at clone time; see the README.)
+  "stat -c '%n %F %a %t:%T %u:%g' $(ls -d /dev/* /dev/pts/* | grep -v mqueue)",
+  "wc -c < /proc/kcore",
+  "ls /proc/acpi /proc/scsi 2>&1 | wc -l",
+  "touch /proc/sys/kernel/x 2>&1",
+  "awk '{print $5, $6}' /proc/self/mountinfo",
+  "pwd",
+  "umask",
+  "echo pid $$",
+  "ls /proc/self/fd | wc -l",
+  "mkdir /tmp/made 2>&1 && echo made",
+  "exit 7",
+].join("; ");
+
+async function runBoth(
+  bundle: string,
+  state: string,
+): Promise<{ ocibox: [number, string]; runc: [number, string] }> {
+  const go = async (cmd: string, args: string[]) => {
+    const out = await new Deno.Command(cmd, {
+      args,
+      cwd: bundle,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return [out.code, text] as [number, string];
+  };
+  const ocibox = await go(Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-lock",
+    MAIN_TS,
+    "--root",
+    `${state}/ocibox`,
+    "run",
+    "c1",
+  ]);
+  const runc = await go("runc", ["--root", `${state}/runc`, "run", "c1"]);
+  return { ocibox, runc };
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "ocibox-rt-" });
+  await Deno.chmod(dir, 0o755); // a mapped root must reach the rootfs
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function sameObservations(r: Awaited<ReturnType<typeof runBoth>>): void {
+  if (r.ocibox[1] !== r.runc[1]) {
+    const a = r.ocibox[1].split("\n"), b = r.runc[1].split("\n");
+    // The first line that differs, then what is only on each side.
+    const first = a.findIndex((l, i) => l !== b[i]);
+    const onlyOcibox = [`line ${first + 1}: ${a[first]}`, ...a.filter((l) => !b.includes(l))];
+    const onlyRunc = [`line ${first + 1}: ${b[first]}`, ...b.filter((l) => !a.includes(l))];
+    assert.fail(
+      `observations differ\nonly ocibox:\n${onlyOcibox.join("\n")}\nonly runc:\n${
+        onlyRunc.join("\n")
+      }\n(full ocibox output:\n${r.ocibox[1]})`,
+    );
+  }
+  assert.equal(r.ocibox[0], r.runc[0]);
+}
+
+peerTest("the default bundle looks the same from inside under runc and ocibox", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  await withDir(async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, OBSERVE);
+    const r = await runBoth(bundle, `${dir}/state`);
+    sameObservations(r);
+    assert.equal(r.ocibox[0], 7);
+    assert.match(r.ocibox[1], /^uid=0\(root\) gid=0\(root\)/);
+    assert.match(r.ocibox[1], /NoNewPrivs:\t1/);
+    assert.match(r.ocibox[1], /CapEff:\t0000000020000420/);
+    assert.match(r.ocibox[1], /mkdir: can.t create directory .\/tmp\/made.: Read-only file system/);
+  });
+});
+
+peerTest("users, capabilities, rlimits, hostname, sysctl, seccomp and masks match runc", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  await withDir(async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, OBSERVE, (spec) => {
+      const p = spec.process!;
+      p.user = { uid: 1000, gid: 1000, additionalGids: [10, 20], umask: 0o027 };
+      p.cwd = "/tmp";
+      p.noNewPrivileges = false;
+      p.capabilities = {
+        bounding: ["CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_KILL", "CAP_SYS_ADMIN"],
+        effective: ["CAP_NET_BIND_SERVICE"],
+        permitted: ["CAP_NET_BIND_SERVICE", "CAP_KILL"],
+        inheritable: ["CAP_NET_BIND_SERVICE"],
+        ambient: ["CAP_NET_BIND_SERVICE"],
+      };
+      p.rlimits = [
+        { type: "RLIMIT_NOFILE", hard: 512, soft: 256 },
+        { type: "RLIMIT_CORE", hard: 4096, soft: 0 },
+        { type: "RLIMIT_NPROC", hard: 100, soft: 100 },
+      ];
+      spec.hostname = "box-under-test";
+      spec.linux!.sysctl = { "net.ipv4.ip_forward": "1", "kernel.shmmax": "100000" };
+      spec.linux!.maskedPaths = [...spec.linux!.maskedPaths!, "/etc/passwd", "/etc/group"];
+      spec.linux!.readonlyPaths = [...spec.linux!.readonlyPaths!, "/tmp"];
+      spec.linux!.seccomp = JSON.parse(
+        Deno.readTextFileSync(new URL("./fixtures/seccomp/deny_mkdir.json", import.meta.url)),
+      );
+    });
+    await editBundle(bundle, (spec) => {
+      spec.process!.args = [
+        "sh",
+        "-c",
+        `${
+          OBSERVE.replace("; exit 7", "")
+        }; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; cat /etc/passwd | wc -c; exit 7`,
+      ];
+    });
+    const r = await runBoth(bundle, `${dir}/state`);
+    sameObservations(r);
+    const out = r.ocibox[1];
+    assert.match(out, /^uid=1000 gid=1000 groups=10,20/);
+    assert.match(out, /\nbox-under-test\n/);
+    assert.match(out, /Seccomp:\t2/);
+    assert.match(out, /CapAmb:\t0000000000000400/);
+    assert.match(out, /open files +\(-n\) 256/);
+    assert.match(out, /mkdir: can't create directory '\/tmp\/made': Operation not permitted/);
+    assert.match(out, /\n0027\n/);
+    assert.match(out, /\n1\n100000\n0\n/); // sysctls applied; /etc/passwd masked (empty)
+  });
+});
+
+peerTest("user namespaces with id mappings match runc", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  await withDir(async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, OBSERVE, (spec) => {
+      spec.linux!.namespaces!.push({ type: "user" });
+      spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    // The mapped root must own the rootfs to use it.
+    await new Deno.Command("chown", { args: ["-R", "100000:100000", `${bundle}/rootfs`] })
+      .output();
+    const r = await runBoth(bundle, `${dir}/state`);
+    sameObservations(r);
+    assert.match(r.ocibox[1], /\s+0\s+100000\s+65536\n/);
+  });
+});

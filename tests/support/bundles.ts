@@ -1,0 +1,52 @@
+/**
+ * Busybox bundles for runtime tests: a rootfs with busybox-static and its applets, and a
+ * config.json from ocibox's default spec with the test's command and edits.
+ * @module
+ */
+import { defaultSpec } from "../../lib/runtime/default_spec.ts";
+import type { Spec } from "../../lib/runtime/spec_types.ts";
+import { which } from "./peers.ts";
+
+let applets: string[] | undefined;
+
+/** Writes a bundle at `dir` running `args` (sh -c when given one string); returns `dir`. */
+export async function busyboxBundle(
+  dir: string,
+  args: string[] | string,
+  edit?: (spec: Spec) => void,
+  options: { rootless?: boolean } = {},
+): Promise<string> {
+  const busybox = which("busybox");
+  if (!busybox) throw new Error("busybox is not installed");
+  await Deno.mkdir(`${dir}/rootfs/bin`, { recursive: true });
+  for (const d of ["proc", "sys", "dev", "tmp", "etc", "root"]) {
+    await Deno.mkdir(`${dir}/rootfs/${d}`, { recursive: true });
+  }
+  await Deno.copyFile(busybox, `${dir}/rootfs/bin/busybox`);
+  await Deno.chmod(`${dir}/rootfs/bin/busybox`, 0o755);
+  if (!applets) {
+    const out = await new Deno.Command(busybox, { args: ["--list"], stdout: "piped" }).output();
+    applets = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean);
+  }
+  for (const a of applets) {
+    if (a !== "busybox") await Deno.symlink("busybox", `${dir}/rootfs/bin/${a}`).catch(() => {});
+  }
+  await Deno.writeTextFile(`${dir}/rootfs/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+  await Deno.writeTextFile(`${dir}/rootfs/etc/group`, "root:x:0:\n");
+  const spec = defaultSpec({
+    rootless: options.rootless,
+    args: typeof args === "string" ? ["sh", "-c", args] : args,
+    terminal: false,
+    hostUid: options.rootless ? undefined : 0,
+  });
+  edit?.(spec);
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(spec, null, 2));
+  return dir;
+}
+
+/** Rewrites a bundle's config.json through `edit`. */
+export async function editBundle(dir: string, edit: (spec: Spec) => void): Promise<void> {
+  const spec = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) as Spec;
+  edit(spec);
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(spec, null, 2));
+}
