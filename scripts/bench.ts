@@ -5,11 +5,13 @@
  *   rootfs against umoci's and writes .bench/unpack.md;
  * - suite `registry`: times `ocibox copy` against `skopeo copy` pushing each fixture to and
  *   pulling it from a local docker-registry, checks that every push uploaded every blob and that
- *   the pulled layouts are identical, and writes .bench/registry.md.
+ *   the pulled layouts are identical, and writes .bench/registry.md;
+ * - suite `runtime`: times `ocibox run` of a busybox bundle running `true` against `runc run`
+ *   and a bare Deno start, measures the CLI's peak RSS, and writes .bench/runtime.md.
  *
  * Each prints a table with the goals marked PASS/FAIL.
  *
- * Usage: `deno task bench [--suite unpack|registry|all] [--runs N] [--warmup N]
+ * Usage: `deno task bench [--suite unpack|registry|runtime|all] [--runs N] [--warmup N]
  * [--only many-files,debian-like,big-file] [--work DIR] [--cache DIR] [--variants cli,bundle,bin]
  * [--ocibox DIR] [--profile]`
  *
@@ -37,6 +39,7 @@ import {
   profileRegistryFixture,
   type RegistryResult,
 } from "./bench/registry_bench.ts";
+import { runtimeSuite } from "./bench/runtime.ts";
 import {
   registryRows,
   renderRegistryMarkdown,
@@ -44,18 +47,20 @@ import {
   rowPasses,
 } from "./bench/registry_report.ts";
 
-const SUITES = ["unpack", "registry"] as const;
+const SUITES = ["unpack", "registry", "runtime"] as const;
 type Suite = typeof SUITES[number];
 
 const HELP = `Usage: deno task bench [flags]
 
 Times ocibox on generated fixture images: unpack against umoci unpack and GNU tar (the
-floor); copy to and from a local docker-registry against skopeo copy.
+floor); copy to and from a local docker-registry against skopeo copy; run of a busybox
+bundle against runc run.
 
 Flags:
-  --suite S         unpack, registry or all (default all)
-  --runs N          timed runs per tool and fixture; the median is reported (default 3)
-  --warmup N        untimed runs per tool before timing (default 1)
+  --suite S         unpack, registry, runtime or all (default all)
+  --runs N          timed runs per tool and fixture; the median is reported (default 3;
+                    runtime: 20)
+  --warmup N        untimed runs per tool before timing (default 1; runtime: 3)
   --only LIST       comma-separated fixtures (${FIXTURE_NAMES.join(",")})
   --work DIR        run (and cache fixtures) under DIR, which should be a tmpfs; default:
                     mount a 6g tmpfs at .bench/tmpfs (root) and cache in .bench/fixtures
@@ -121,8 +126,8 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       suite: { type: "string", default: "all" },
-      runs: { type: "string", default: "3" },
-      warmup: { type: "string", default: "1" },
+      runs: { type: "string" },
+      warmup: { type: "string" },
       only: { type: "string" },
       work: { type: "string" },
       cache: { type: "string" },
@@ -145,10 +150,21 @@ async function main(): Promise<number> {
   }
   const unpack = suites.includes("unpack");
   const registry = suites.includes("registry");
-  const runs = Number(values.runs);
-  const warmup = Number(values.warmup);
+  const runs = Number(values.runs ?? "3");
+  const warmup = Number(values.warmup ?? "1");
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be >= 0`);
+  const runtimeOpts = async () => ({
+    src: values.ocibox ? await Deno.realPath(values.ocibox) : repo,
+    repo,
+    runs: values.runs ? runs : 20,
+    warmup: values.warmup ? warmup : 3,
+    work: values.work,
+    log,
+  });
+  if (suites.length === 1 && suites[0] === "runtime") {
+    return await runtimeSuite(await runtimeOpts());
+  }
   const names = (values.only ? values.only.split(",") : [...FIXTURE_NAMES]).map((n) => n.trim());
   for (const n of names) {
     if (!(FIXTURE_NAMES as readonly string[]).includes(n)) {
@@ -394,6 +410,9 @@ async function main(): Promise<number> {
   let status = 0;
   if (unpack) status = Math.max(status, await reportUnpack());
   if (registry) status = Math.max(status, await reportRegistry());
+  if (suites.includes("runtime")) {
+    status = Math.max(status, await runtimeSuite(await runtimeOpts()));
+  }
   return status;
 
   async function reportUnpack(): Promise<number> {
