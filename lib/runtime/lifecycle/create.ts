@@ -190,18 +190,16 @@ interface InitStepOptions {
 }
 
 /**
- * The steps the cloned child makes before it execs init: become undumpable (so no process in
- * the container can open it or its executable through /proc), join the cgroup, join
- * namespaces, wait for the id maps (exec without them would drop every capability), fork into
+ * The steps the cloned child makes before it execs init: join the cgroup, join namespaces,
+ * wait for the id maps (exec without them would drop every capability), become undumpable (so
+ * no process in the container can open it or its executable through /proc), fork into
  * a joined pid namespace, make the cgroup namespace, and in the new mount namespace put the
  * runtime's executable under a read-only bind mount so nothing reaching /proc/<init>/exe can
  * write it (CVE-2019-5736).
  */
 function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): SyscallStep[] {
   const cstr = (s: string) => new TextEncoder().encode(s + "\0");
-  const steps: SyscallStep[] = [
-    { nr: SYS.prctl, args: [PR_SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR_SET_DUMPABLE)" },
-  ];
+  const steps: SyscallStep[] = [];
   for (const fd of o.cgroupProcs) {
     steps.push({ nr: SYS.write, args: [fd, cstr("0"), 1], label: "join the cgroup" });
   }
@@ -221,6 +219,11 @@ function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): S
       { nr: SYS.setresuid, args: [0, 0, 0], label: "setresuid 0 in the user namespace" },
     );
   }
+  // Only now: an undumpable child's /proc files (uid_map) are root's, out of a rootless
+  // runtime's reach.
+  steps.push(
+    { nr: SYS.prctl, args: [PR_SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR_SET_DUMPABLE)" },
+  );
   if (ns.join.some((j) => j.type === "pid")) {
     steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
   }
