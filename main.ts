@@ -6,7 +6,6 @@
 import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
 import { AbortedError, UsageError } from "./lib/errors.ts";
 import { logLine, setRuntimeGlobal } from "./lib/cli/runtime_globals.ts";
-import { setMainModule } from "./lib/runtime/self_command.ts";
 
 const VERSION = "0.1.0";
 
@@ -98,7 +97,8 @@ function fail(e: unknown, debug: boolean): number {
 }
 
 if (import.meta.main) {
-  // The container init re-runs this very module (or bundle), wherever it lives.
-  setMainModule(import.meta.url);
+  // The container init re-runs this very module (or bundle), wherever it lives
+  // (lib/runtime/self_command.ts reads it; an import here would load runtime code for --help).
+  if (!Deno.env.get("OCIBOX_MAIN")) Deno.env.set("OCIBOX_MAIN", import.meta.url);
   Deno.exit(await main(Deno.args));
 }
