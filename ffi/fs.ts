@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { errno, fsSymbols } from "./libc.ts";
+import { check, errno, fsSymbols, retry } from "./libc.ts";
 import { Errno, ErrnoError } from "./errno.ts";
 import { O_CLOEXEC, SYS_openat2 } from "./constants.ts";
 
@@ -47,20 +47,6 @@ function encodeEscaped(s: string, buf: Uint8Array): number {
     else n += encoder.encodeInto(ch, buf.subarray(n)).written;
   }
   return n;
-}
-
-function check(r: number, call: string, path?: string): number {
-  if (r < 0) throw new ErrnoError(errno(), call, path);
-  return r;
-}
-
-function retry(fn: () => number, call: string, path?: string): number {
-  for (;;) {
-    const r = fn();
-    if (r >= 0) return r;
-    const e = errno();
-    if (e !== Errno.EINTR) throw new ErrnoError(e, call, path);
-  }
 }
 
 const SYS_OPENAT2 = BigInt(SYS_openat2);

@@ -1,8 +1,11 @@
 /**
- * The libc symbols ocibox uses for file-system work, opened lazily with Deno.dlopen. Only the
- * ffi/ folder imports this; everything else calls the typed wrappers in ffi/fs.ts.
+ * The libc symbols ocibox uses for file-system work, opened lazily with Deno.dlopen, and the
+ * helpers every ffi module shares (errno, checks, C strings). Only the ffi/ folder imports
+ * this; everything else calls the typed wrappers in ffi/fs.ts, process.ts, pty.ts, socket.ts.
  * @module
  */
+
+import { Errno, ErrnoError } from "./errno.ts";
 
 const FS_SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
@@ -47,8 +50,37 @@ export function fsSymbols(): FsLib {
   return fsLib ??= Deno.dlopen("libc.so.6", FS_SYMBOLS).symbols;
 }
 
-/** The calling thread's errno; read it right after the failing call. */
+/**
+ * The calling thread's errno; read it right after the failing call. (errno is per thread, not
+ * per symbol table, so every ffi module reads it here.)
+ */
 export function errno(): number {
   const p = fsSymbols().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** Returns `r` as a number, or throws {@linkcode ErrnoError} with errno when it is negative. */
+export function check(r: number | bigint, call: string, what?: string): number {
+  const n = Number(r);
+  if (n < 0) throw new ErrnoError(errno(), call, what);
+  return n;
+}
+
+/** Runs `f` until it does not fail with EINTR; throws {@linkcode ErrnoError} on other failures. */
+export function retry(f: () => number | bigint, call: string, what?: string): number {
+  for (;;) {
+    const n = Number(f());
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== Errno.EINTR) throw new ErrnoError(e, call, what);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** NUL-terminated UTF-8 in a fresh buffer; the caller keeps it alive while the call runs. */
+export function cstr(s: string): Uint8Array {
+  const b = new Uint8Array(s.length * 3 + 1);
+  const { written } = encoder.encodeInto(s, b);
+  return b.subarray(0, written + 1);
 }

@@ -8,10 +8,10 @@
  * @module
  */
 import { Errno, ErrnoError } from "./errno.ts";
+import { check, cstr, errno } from "./libc.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 
 const PROC_SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   clone: { parameters: ["pointer", "pointer", "i32", "pointer"], result: "i32" },
@@ -50,24 +50,7 @@ type ProcLib = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
 let lib: ProcLib | undefined;
 const sym = (): ProcLib => lib ??= Deno.dlopen("libc.so.6", PROC_SYMBOLS).symbols;
 
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
-
-function check(r: number | bigint, call: string, what?: string): number {
-  const n = Number(r);
-  if (n < 0) throw new ErrnoError(errno(), call, what);
-  return n;
-}
-
 const encoder = new TextEncoder();
-/** NUL-terminated bytes; kept alive by the caller while the call runs. */
-function cstr(s: string): Uint8Array {
-  const b = new Uint8Array(s.length * 3 + 1);
-  const { written } = encoder.encodeInto(s, b);
-  return b.subarray(0, written + 1);
-}
 function optCstr(s: string | null | undefined): Uint8Array | null {
   return s === null || s === undefined ? null : cstr(s);
 }

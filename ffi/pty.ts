@@ -10,9 +10,9 @@
  */
 import { Errno, ErrnoError } from "./errno.ts";
 import { O_CLOEXEC, O_NOCTTY, O_RDWR } from "./constants.ts";
+import { check, cstr, errno } from "./libc.ts";
 
 const PTY_SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
   posix_openpt: { parameters: ["i32"], result: "i32" },
   grantpt: { parameters: ["i32"], result: "i32" },
   unlockpt: { parameters: ["i32"], result: "i32" },
@@ -47,25 +47,6 @@ const PTY_SYMBOLS = {
 type PtyLib = Deno.DynamicLibrary<typeof PTY_SYMBOLS>["symbols"];
 let lib: PtyLib | undefined;
 const sym = (): PtyLib => lib ??= Deno.dlopen("libc.so.6", PTY_SYMBOLS).symbols;
-
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
-
-function check(r: number | bigint, call: string, what?: string): number {
-  const n = Number(r);
-  if (n < 0) throw new ErrnoError(errno(), call, what);
-  return n;
-}
-
-const encoder = new TextEncoder();
-/** NUL-terminated bytes; kept alive by the caller while the call runs. */
-function cstr(s: string): Uint8Array {
-  const b = new Uint8Array(s.length * 3 + 1);
-  const { written } = encoder.encodeInto(s, b);
-  return b.subarray(0, written + 1);
-}
 
 const TIOCSCTTY = 0x540e;
 const TIOCGWINSZ = 0x5413;

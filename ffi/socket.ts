@@ -9,11 +9,11 @@
  * 8, sockaddr_un 110 (u16 family, then 108 path bytes).
  * @module
  */
-import { Errno, ErrnoError } from "./errno.ts";
+import { ErrnoError } from "./errno.ts";
 import { O_CLOEXEC } from "./constants.ts";
+import { check, retry } from "./libc.ts";
 
 const SOCKET_SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -28,27 +28,6 @@ const SOCKET_SYMBOLS = {
 type SocketLib = Deno.DynamicLibrary<typeof SOCKET_SYMBOLS>["symbols"];
 let lib: SocketLib | undefined;
 const sym = (): SocketLib => lib ??= Deno.dlopen("libc.so.6", SOCKET_SYMBOLS).symbols;
-
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
-
-function check(r: number | bigint, call: string, what?: string): number {
-  const n = Number(r);
-  if (n < 0) throw new ErrnoError(errno(), call, what);
-  return n;
-}
-
-/** Retries a call that fails with EINTR (accept, sendmsg and recvmsg may block). */
-function retry(f: () => number | bigint, call: string, what?: string): number {
-  for (;;) {
-    const n = Number(f());
-    if (n >= 0) return n;
-    const e = errno();
-    if (e !== Errno.EINTR) throw new ErrnoError(e, call, what);
-  }
-}
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
