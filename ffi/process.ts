@@ -133,6 +133,8 @@ export interface SyscallStep {
   mode?: "strict" | "fork" | "ignore";
   /** What the step does, for the error message. */
   label: string;
+  /** Buffers the arguments point into indirectly, kept alive with the step. */
+  keep?: unknown;
 }
 
 /** What the child reported: the pid that went on after a fork, or the step that failed. */
@@ -280,17 +282,75 @@ export function defaultSignalSteps(): SyscallStep[] {
   ];
 }
 
+/** prctl(2) options and arguments the runtime uses. */
+export const PR = {
+  SET_DUMPABLE: 4,
+  SET_KEEPCAPS: 8,
+  CAPBSET_DROP: 24,
+  SET_CHILD_SUBREAPER: 36,
+  SET_NO_NEW_PRIVS: 38,
+  CAP_AMBIENT: 47,
+  CAP_AMBIENT_RAISE: 2,
+  CAP_AMBIENT_CLEAR_ALL: 4,
+} as const;
+
+/**
+ * capset(2)'s two arguments (version 3) for capability masks (bit n = capability n): the header
+ * {version, pid 0} and two {effective, permitted, inheritable} words, low 32 bits first.
+ */
+export function capsetArgs(
+  effective: number,
+  permitted: number,
+  inheritable: number,
+): [header: Uint32Array, data: Uint32Array] {
+  const lo = (m: number) => m % 2 ** 32 >>> 0;
+  const hi = (m: number) => Math.floor(m / 2 ** 32) >>> 0;
+  return [
+    new Uint32Array([0x20080522, 0]),
+    new Uint32Array([
+      lo(effective),
+      lo(permitted),
+      lo(inheritable),
+      hi(effective),
+      hi(permitted),
+      hi(inheritable),
+    ]),
+  ];
+}
+
+/** capset(2) for the calling thread. */
+export function capset(effective: number, permitted: number, inheritable: number): void {
+  const [header, data] = capsetArgs(effective, permitted, inheritable);
+  syscallInts(SYS.capset, addressOf(header), addressOf(data), 0n);
+}
+
+/** struct sock_fprog {u16 len; sock_filter *filter} for a BPF program the caller keeps alive. */
+export function sockFprog(program: Uint8Array): BigUint64Array {
+  return new BigUint64Array([BigInt(program.length / 8), addressOf(program)]);
+}
+
+/** seccomp(SECCOMP_SET_MODE_FILTER) of a BPF program (8-byte sock_filter records). */
+export function loadSeccomp(program: Uint8Array, flags: number): void {
+  const fprog = sockFprog(program);
+  syscall(SYS.seccomp, 1n, BigInt(flags), new Uint8Array(fprog.buffer));
+  void program;
+}
+
+/** Marks every descriptor from `from` on close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
+export function closeRangeCloexec(from: number): void {
+  syscallInts(SYS.closeRange, BigInt(from), 0xffffffffn, 4n);
+}
+
 /** An execve step (its buffers are kept alive by the returned step itself). */
 export function execveStep(path: string, args: string[], env: string[]): SyscallStep {
   const argv = cstrArray(args);
   const envp = cstrArray(env);
-  const step: SyscallStep & { keep?: unknown } = {
+  return {
     nr: SYS.execve,
     args: [cstr(path), argv.array, envp.array],
     label: `exec ${path}`,
+    keep: [argv.keep, envp.keep],
   };
-  step.keep = [argv.keep, envp.keep];
-  return step;
 }
 
 /**
@@ -501,7 +561,7 @@ export function syscallInts(nr: number, a: bigint, b: bigint, c: bigint): number
 }
 
 /** The address of a buffer, for syscalls that take pointers as integers. */
-export function addressOf(buf: BufferSource): bigint {
+export function addressOf(buf: ArrayBufferView | ArrayBuffer): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 

@@ -4,7 +4,7 @@
  * rlimits, devices, masked and read-only paths, mounts, cwd, umask, pid, exit code.
  */
 import assert from "node:assert/strict";
-import { busyboxBundle, editBundle } from "./support/bundles.ts";
+import { busyboxBundle, editBundle, withTempDir } from "./support/bundles.ts";
 import { MAIN_TS } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
@@ -59,16 +59,6 @@ async function runBoth(
   return { ocibox, runc };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ocibox-rt-" });
-  await Deno.chmod(dir, 0o755); // a mapped root must reach the rootfs
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function sameObservations(r: Awaited<ReturnType<typeof runBoth>>): void {
   if (r.ocibox[1] !== r.runc[1]) {
     const a = r.ocibox[1].split("\n"), b = r.runc[1].split("\n");
@@ -89,7 +79,7 @@ peerTest("the default bundle looks the same from inside under runc and ocibox", 
   peers: ["runc", "busybox"],
   root: true,
 }, async () => {
-  await withDir(async (dir) => {
+  await withTempDir("ocibox-rt-", async (dir) => {
     const bundle = await busyboxBundle(`${dir}/b`, OBSERVE);
     const r = await runBoth(bundle, `${dir}/state`);
     sameObservations(r);
@@ -105,7 +95,7 @@ peerTest("users, capabilities, rlimits, hostname, sysctl, seccomp and masks matc
   peers: ["runc", "busybox"],
   root: true,
 }, async () => {
-  await withDir(async (dir) => {
+  await withTempDir("ocibox-rt-", async (dir) => {
     const bundle = await busyboxBundle(`${dir}/b`, OBSERVE, (spec) => {
       const p = spec.process!;
       p.user = { uid: 1000, gid: 1000, additionalGids: [10, 20], umask: 0o027 };
@@ -158,7 +148,7 @@ peerTest("user namespaces with id mappings match runc", {
   peers: ["runc", "busybox"],
   root: true,
 }, async () => {
-  await withDir(async (dir) => {
+  await withTempDir("ocibox-rt-", async (dir) => {
     const bundle = await busyboxBundle(`${dir}/b`, OBSERVE, (spec) => {
       spec.linux!.namespaces!.push({ type: "user" });
       spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];

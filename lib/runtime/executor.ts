@@ -36,6 +36,8 @@ import {
 } from "../../ffi/fs.ts";
 import * as proc from "../../ffi/process.ts";
 import { OciboxError } from "../errors.ts";
+import { lookPath } from "./look_path.ts";
+import { hasCapability } from "./plan/capabilities.ts";
 import { MS, type Op } from "./plan/ops.ts";
 
 /** A step that failed, named for the one-line error the user sees. */
@@ -63,19 +65,9 @@ function describe(op: Op): string {
   }
 }
 
-const PR_SET_KEEPCAPS = 8;
-const PR_SET_NO_NEW_PRIVS = 38;
-const PR_CAPBSET_DROP = 24;
-const PR_CAP_AMBIENT = 47;
-const PR_CAP_AMBIENT_RAISE = 2;
-const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 const CAP_LAST = 40;
 const MNT_DETACH = 2;
 const SIGPIPE = 13;
-const CLOSE_RANGE_CLOEXEC = 4n;
-const SYS = Deno.build.arch === "x86_64"
-  ? { capset: 126, seccomp: 317, closeRange: 436 }
-  : { capset: 91, seccomp: 277, closeRange: 436 };
 
 /** Runs plan operations; one executor per init process. */
 export class Executor {
@@ -204,7 +196,7 @@ export class Executor {
       case "setresuid":
         return proc.setresuid(op.uid);
       case "keepCaps":
-        proc.prctl(PR_SET_KEEPCAPS, op.on ? 1n : 0n);
+        proc.prctl(proc.PR.SET_KEEPCAPS, op.on ? 1n : 0n);
         return;
       case "dropBounding":
         return this.#dropBounding(op.keep);
@@ -213,13 +205,13 @@ export class Executor {
       case "console":
         throw new Error("console is handled by init itself");
       case "noNewPrivileges":
-        proc.prctl(PR_SET_NO_NEW_PRIVS, 1n);
+        proc.prctl(proc.PR.SET_NO_NEW_PRIVS, 1n);
         return;
       case "seccomp":
         return this.#seccomp(op.program, op.flags);
       case "closeFds":
         // CLOSE_RANGE_CLOEXEC: the runtime still runs until exec, so mark rather than close.
-        proc.syscallInts(SYS.closeRange, BigInt(3 + op.preserve), 0xffffffffn, CLOSE_RANGE_CLOEXEC);
+        proc.closeRangeCloexec(3 + op.preserve);
         return;
       case "waitStart":
       case "sync":
@@ -355,9 +347,9 @@ export class Executor {
 
   #dropBounding(keep: number): void {
     for (let cap = 0; cap <= CAP_LAST; cap++) {
-      if (!hasCap(keep, cap)) {
+      if (!hasCapability(keep, cap)) {
         try {
-          proc.prctl(PR_CAPBSET_DROP, BigInt(cap));
+          proc.prctl(proc.PR.CAPBSET_DROP, BigInt(cap));
         } catch (e) {
           // Capabilities this kernel does not know are simply absent.
           if (!(e instanceof ErrnoError && e.errno === Errno.EINVAL)) throw e;
@@ -367,55 +359,23 @@ export class Executor {
   }
 
   #capabilities(op: Extract<Op, { op: "capabilities" }>): void {
-    // capset(2), version 3: header {version, pid} then two {effective, permitted, inheritable}.
-    const header = new Uint32Array([0x20080522, 0]);
-    const data = new Uint32Array(6);
-    const lo = (m: number) => m % 2 ** 32 >>> 0;
-    const hi = (m: number) => Math.floor(m / 2 ** 32) >>> 0;
-    data.set([lo(op.effective), lo(op.permitted), lo(op.inheritable)], 0);
-    data.set([hi(op.effective), hi(op.permitted), hi(op.inheritable)], 3);
-    proc.syscallInts(SYS.capset, proc.addressOf(header), proc.addressOf(data), 0n);
-    proc.prctl(PR_CAP_AMBIENT, BigInt(PR_CAP_AMBIENT_CLEAR_ALL));
+    proc.capset(op.effective, op.permitted, op.inheritable);
+    proc.prctl(proc.PR.CAP_AMBIENT, BigInt(proc.PR.CAP_AMBIENT_CLEAR_ALL));
     for (let cap = 0; cap <= CAP_LAST; cap++) {
-      if (hasCap(op.ambient, cap)) {
-        proc.prctl(PR_CAP_AMBIENT, BigInt(PR_CAP_AMBIENT_RAISE), BigInt(cap));
+      if (hasCapability(op.ambient, cap)) {
+        proc.prctl(proc.PR.CAP_AMBIENT, BigInt(proc.PR.CAP_AMBIENT_RAISE), BigInt(cap));
       }
     }
-    void [header, data];
   }
 
   #seccomp(programBase64: string, flags: number): void {
-    const bytes = Uint8Array.from(atob(programBase64), (c) => c.charCodeAt(0));
-    // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (8-byte aligned)
-    const fprog = new BigUint64Array(2);
-    fprog[0] = BigInt(bytes.length / 8);
-    fprog[1] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
-    const SECCOMP_SET_MODE_FILTER = 1n;
-    proc.syscall(SYS.seccomp, SECCOMP_SET_MODE_FILTER, BigInt(flags), new Uint8Array(fprog.buffer));
-    void bytes;
+    proc.loadSeccomp(Uint8Array.from(atob(programBase64), (c) => c.charCodeAt(0)), flags);
   }
 
   #exec(path: string, args: string[], env: string[]): never {
-    const resolved = path.includes("/") ? path : lookPath(path, env);
+    const resolved = lookPath(path, env);
     // Deno ignores SIGPIPE, and ignored signals survive execve: give the program the default.
     proc.defaultSignal(SIGPIPE);
     return proc.execve(resolved, args, env);
   }
-}
-
-const hasCap = (mask: number, cap: number) => Math.floor(mask / 2 ** cap) % 2 === 1;
-
-/** Finds `name` in the PATH of `env` (after pivot_root, so in the container). */
-export function lookPath(name: string, env: string[]): string {
-  const path = env.find((e) => e.startsWith("PATH="))?.slice(5) ??
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const dir of path.split(":")) {
-    if (!dir) continue;
-    const candidate = `${dir}/${name}`;
-    try {
-      const st = Deno.statSync(candidate);
-      if (st.isFile && (st.mode ?? 0) & 0o111) return candidate;
-    } catch { /* not here */ }
-  }
-  throw new OciboxError("EXEC", `executable file ${JSON.stringify(name)} not found in $PATH`);
 }

@@ -7,7 +7,7 @@
  */
 import { AT_FDCWD, O_CLOEXEC, O_PATH } from "../../ffi/constants.ts";
 import { close, fdPath, openat } from "../../ffi/fs.ts";
-import { closeFd, dup3, getpid, prctl, setsid } from "../../ffi/process.ts";
+import { closeFd, dup3, getpid, PR, prctl, setsid } from "../../ffi/process.ts";
 import { Executor } from "./executor.ts";
 import {
   type FromInit,
@@ -17,8 +17,6 @@ import {
   type ToInit,
 } from "./lifecycle/protocol.ts";
 import { runHooks } from "./lifecycle/hooks.ts";
-
-const PR_SET_DUMPABLE = 4;
 
 /** Makes a pty the controlling terminal and stdio, and sends its master to the runtime's socket. */
 async function setUpConsole(socketFd: number, rows?: number, cols?: number): Promise<void> {
@@ -51,7 +49,7 @@ export async function runInit(): Promise<never> {
   try {
     // exec made us dumpable again: no process in the container may open /proc/<init>/exe
     // (the runtime's binary) or our descriptors (CVE-2019-5736).
-    prctl(PR_SET_DUMPABLE, 0n);
+    prctl(PR.SET_DUMPABLE, 0n);
     const req = reader.next<InitRequest>();
     if (!req) throw new Error("the runtime sent no plan");
     // The FIFO lives in the host's state directory: hold it now, reach it after pivot_root

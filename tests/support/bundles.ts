@@ -50,3 +50,20 @@ export async function editBundle(dir: string, edit: (spec: Spec) => void): Promi
   edit(spec);
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(spec, null, 2));
 }
+
+/**
+ * Runs `fn` with a fresh temporary directory, removed afterwards. Mode 0755 so that a mapped
+ * root or another user can reach a bundle inside it.
+ */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await Deno.chmod(dir, 0o755);
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

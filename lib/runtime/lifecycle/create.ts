@@ -16,6 +16,7 @@ import {
   execveStep,
   kill,
   pipe,
+  PR,
   setCloexec,
   SIGCHLD,
   spawnSyscalls,
@@ -57,6 +58,8 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Leave the exec FIFO out: `run` starts the program right away. */
   startNow?: boolean;
+  /** The bundle's config, when the caller has read it already (with readBundleSpec). */
+  spec?: Spec;
 }
 
 /** A created container. */
@@ -78,8 +81,6 @@ export const NAMESPACE_FLAGS: Readonly<Record<string, number>> = {
   cgroup: CLONE.NEWCGROUP,
   time: CLONE.NEWTIME,
 };
-
-const PR_SET_DUMPABLE = 4;
 
 /** Reads and minimally checks a bundle's config.json. */
 export function readBundleSpec(bundle: string): Spec {
@@ -116,6 +117,11 @@ export function readBundleSpec(bundle: string): Spec {
   }
   if (!spec.process) throw new InvalidImageError(`${bundle}/config.json`, "has no process");
   return spec;
+}
+
+/** The bundle directory as an absolute path without a trailing "/" or "/.". */
+export function absoluteBundle(bundle: string): string {
+  return (bundle.startsWith("/") ? bundle : `${Deno.cwd()}/${bundle}`).replace(/\/\.?$/, "");
 }
 
 function rootfsOf(bundle: string, spec: Spec): string {
@@ -222,7 +228,7 @@ function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): S
   // Only now: an undumpable child's /proc files (uid_map) are root's, out of a rootless
   // runtime's reach.
   steps.push(
-    { nr: SYS.prctl, args: [PR_SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR_SET_DUMPABLE)" },
+    { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
   );
   if (ns.join.some((j) => j.type === "pid")) {
     steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
@@ -286,12 +292,8 @@ async function openCgroup(
 /** Creates container `id` from the bundle. */
 export async function createContainer(id: string, options: CreateOptions): Promise<Created> {
   checkId(id);
-  const bundle =
-    (options.bundle.startsWith("/") ? options.bundle : `${Deno.cwd()}/${options.bundle}`).replace(
-      /\/\.?$/,
-      "",
-    );
-  const spec = readBundleSpec(bundle);
+  const bundle = absoluteBundle(options.bundle);
+  const spec = options.spec ?? readBundleSpec(bundle);
   const where = `${bundle}/config.json`;
   checkFree(options.root, id);
   const rootless = Deno.uid() !== 0;

@@ -22,17 +22,21 @@ import {
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { close, openat, openat2, statx } from "../../../ffi/fs.ts";
 import {
+  capsetArgs,
   CLONE,
   defaultSignalSteps,
   execveStep,
+  PR,
   SIGCHLD,
+  sockFprog,
   spawnSyscalls,
   SYS,
   type SyscallStep,
 } from "../../../ffi/process.ts";
 import { OciboxError } from "../../errors.ts";
 import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
-import { capabilityMasks } from "../plan/capabilities.ts";
+import { lookPath } from "../look_path.ts";
+import { capabilityMasks, hasCapability } from "../plan/capabilities.ts";
 import { planRlimits } from "../plan/rlimits.ts";
 import type { Process } from "../spec_types.ts";
 import { ContainerStateError, readRecord, stateOf } from "./state_store.ts";
@@ -58,8 +62,6 @@ const NS_ORDER: [string, number][] = [
   ["time", CLONE.NEWTIME],
 ];
 
-const PR_SET_DUMPABLE = 4, PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24;
-const PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_RAISE = 2;
 const CLOSE_RANGE_CLOEXEC = 4;
 
 function nsId(pid: number | "self", type: string): string | undefined {
@@ -87,13 +89,7 @@ function resolveProgram(pid: number, name: string, env: string[]): string {
         return false;
       }
     };
-    if (name.includes("/")) return name;
-    const path = env.find((e) => e.startsWith("PATH="))?.slice(5) ??
-      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (const dir of path.split(":")) {
-      if (dir.startsWith("/") && isExecutable(`${dir}/${name}`)) return `${dir}/${name}`;
-    }
-    throw new OciboxError("EXEC", `executable file ${JSON.stringify(name)} not found in $PATH`);
+    return lookPath(name, env, isExecutable);
   } finally {
     close(root);
   }
@@ -132,7 +128,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
   const opened: number[] = [];
   try {
     const steps: SyscallStep[] = [
-      { nr: SYS.prctl, args: [PR_SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR_SET_DUMPABLE)" },
+      { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
     ];
     for (const fd of cgroupProcs(record.cgroupPath)) {
       opened.push(fd);
@@ -161,14 +157,14 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
     }
     const last = capLast();
     for (let cap = 0; cap <= last; cap++) {
-      if (Math.floor(caps.bounding / 2 ** cap) % 2 === 0) {
-        steps.push({ nr: SYS.prctl, args: [PR_CAPBSET_DROP, cap, 0, 0, 0], label: "drop caps" });
+      if (!hasCapability(caps.bounding, cap)) {
+        steps.push({ nr: SYS.prctl, args: [PR.CAPBSET_DROP, cap, 0, 0, 0], label: "drop caps" });
       }
     }
     const uid = p.user?.uid ?? 0, gid = p.user?.gid ?? 0;
     const groups = p.user?.additionalGids ?? [];
     steps.push(
-      { nr: SYS.prctl, args: [PR_SET_KEEPCAPS, 1, 0, 0, 0], label: "keep caps" },
+      { nr: SYS.prctl, args: [PR.SET_KEEPCAPS, 1, 0, 0, 0], label: "keep caps" },
       {
         nr: SYS.setgroups,
         args: [groups.length, new Uint32Array(groups.length ? groups : [0])],
@@ -178,48 +174,33 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       },
       { nr: SYS.setresgid, args: [gid, gid, gid], label: `setresgid ${gid}` },
       { nr: SYS.setresuid, args: [uid, uid, uid], label: `setresuid ${uid}` },
-      { nr: SYS.prctl, args: [PR_SET_KEEPCAPS, 0, 0, 0, 0], label: "keep caps" },
+      { nr: SYS.prctl, args: [PR.SET_KEEPCAPS, 0, 0, 0, 0], label: "keep caps" },
     );
-    const lo = (m: number) => m % 2 ** 32 >>> 0;
-    const hi = (m: number) => Math.floor(m / 2 ** 32) >>> 0;
     steps.push({
       nr: SYS.capset,
-      args: [
-        new Uint32Array([0x20080522, 0]),
-        new Uint32Array([
-          lo(caps.effective),
-          lo(caps.permitted),
-          lo(caps.inheritable),
-          hi(caps.effective),
-          hi(caps.permitted),
-          hi(caps.inheritable),
-        ]),
-      ],
+      args: capsetArgs(caps.effective, caps.permitted, caps.inheritable),
       label: "capset",
     });
     for (let cap = 0; cap <= last; cap++) {
-      if (Math.floor(caps.ambient / 2 ** cap) % 2 === 1) {
+      if (hasCapability(caps.ambient, cap)) {
         steps.push({
           nr: SYS.prctl,
-          args: [PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0],
+          args: [PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap, 0, 0],
           label: "raise ambient caps",
         });
       }
     }
     if (p.noNewPrivileges) {
-      steps.push({ nr: SYS.prctl, args: [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0], label: "no_new_privs" });
+      steps.push({ nr: SYS.prctl, args: [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], label: "no_new_privs" });
     }
     if (record.seccomp) {
-      const program = Uint8Array.from(atob(record.seccomp.program), (c) => c.charCodeAt(0));
-      const fprog = new BigUint64Array(2);
-      fprog[0] = BigInt(program.length / 8);
-      fprog[1] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program)));
+      const filter = Uint8Array.from(atob(record.seccomp.program), (c) => c.charCodeAt(0));
       steps.push({
         nr: SYS.seccomp,
-        args: [1, record.seccomp.flags, fprog],
+        args: [1, record.seccomp.flags, sockFprog(filter)],
         label: "seccomp",
-        keep: program,
-      } as SyscallStep);
+        keep: filter,
+      });
     }
     steps.push(
       {

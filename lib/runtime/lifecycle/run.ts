@@ -5,7 +5,7 @@
  */
 import { closeFd } from "../../../ffi/process.ts";
 import { UsageError } from "../../errors.ts";
-import { createContainer, type CreateOptions, readBundleSpec } from "./create.ts";
+import { absoluteBundle, createContainer, type CreateOptions, readBundleSpec } from "./create.ts";
 import { deleteContainer } from "./delete.ts";
 import { runHooks } from "./hooks.ts";
 import { stateOf } from "./state_store.ts";
@@ -20,9 +20,8 @@ export interface RunOptions extends CreateOptions {
 
 /** Runs container `id`; resolves to its exit code (0 when detached). */
 export async function runContainer(id: string, options: RunOptions): Promise<number> {
-  const bundle = options.bundle;
-  const terminal = readBundleSpec(bundle.startsWith("/") ? bundle : `${Deno.cwd()}/${bundle}`)
-    .process?.terminal === true;
+  const spec = readBundleSpec(absoluteBundle(options.bundle));
+  const terminal = spec.process?.terminal === true;
   let relayEnd = -1;
   let consoleFd: number | undefined;
   if (terminal && !options.consoleSocket) {
@@ -35,7 +34,7 @@ export async function runContainer(id: string, options: RunOptions): Promise<num
   if (!options.detach) becomeSubreaper();
   let created;
   try {
-    created = await createContainer(id, { ...options, consoleFd, startNow: true });
+    created = await createContainer(id, { ...options, spec, consoleFd, startNow: true });
   } finally {
     if (consoleFd !== undefined) closeFd(consoleFd);
   }

@@ -3,13 +3,11 @@
  * the signals the caller gets, and turning the end into a shell-style exit code.
  * @module
  */
-import { kill, prctl, waitPid, type WaitStatus } from "../../../ffi/process.ts";
-
-const PR_SET_CHILD_SUBREAPER = 36;
+import { kill, PR, prctl, waitPid, type WaitStatus } from "../../../ffi/process.ts";
 
 /** Makes this process adopt orphaned descendants (the grandchild after a pid-namespace fork). */
 export function becomeSubreaper(): void {
-  prctl(PR_SET_CHILD_SUBREAPER, 1n);
+  prctl(PR.SET_CHILD_SUBREAPER, 1n);
 }
 
 const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];

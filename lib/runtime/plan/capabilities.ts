@@ -64,6 +64,11 @@ export interface CapabilityMasks {
 
 const SETS = ["bounding", "effective", "permitted", "inheritable", "ambient"] as const;
 
+/** Whether capability number `cap` is in `mask`. */
+export function hasCapability(mask: number, cap: number): boolean {
+  return Math.floor(mask / 2 ** cap) % 2 === 1;
+}
+
 /** The mask of a set of capability numbers. */
 export function capabilityMask(numbers: Iterable<number>): number {
   let mask = 0;
