@@ -55,9 +55,14 @@ export function fsSymbols(): FsLib {
  * per symbol table, so every ffi module reads it here.)
  */
 export function errno(): number {
-  const p = fsSymbols().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  return errnoView?.getInt32() ?? 0;
 }
+
+// Found once, up front: opening libc or allocating a view between a failed call and this read
+// could run libc code that overwrites errno (a failed mkdirat once reported ENOENT, not EEXIST).
+// errno's address is per thread and each worker has its own copy of this module.
+const errnoLocation = fsSymbols().__errno_location();
+const errnoView = errnoLocation === null ? undefined : new Deno.UnsafePointerView(errnoLocation);
 
 /** Returns `r` as a number, or throws {@linkcode ErrnoError} with errno when it is negative. */
 export function check(r: number | bigint, call: string, what?: string): number {
