@@ -30,7 +30,7 @@ import type { CgroupManager } from "../cgroups/manager.ts";
 import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
 import { MS, type Plan } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
-import { selfCommand } from "../self_command.ts";
+import { initCommand } from "../self_command.ts";
 import type { LinuxNamespace, LinuxResources, Spec } from "../spec_types.ts";
 import { runHooks } from "./hooks.ts";
 import { type FromInit, LineReader, send } from "./protocol.ts";
@@ -358,7 +358,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     planW = pw;
     statusR = sr;
     if (consoleFd >= 0) setCloexec(consoleFd, false);
-    const self = selfCommand();
+    const init = initCommand();
     const env = [
       `OCIBOX_INIT_PLAN_FD=${planR}`,
       `OCIBOX_INIT_STATUS_FD=${statusW}`,
@@ -380,12 +380,12 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       report = spawnSyscalls(
         ns.flags & ~CLONE.NEWCGROUP,
         initSteps(ns, {
-          exe: self.path,
+          exe: init.path,
           rootless,
           cgroupProcs: procsFds,
           mapsReady: newUserns ? mapsR : undefined,
           newCgroupns: (ns.flags & CLONE.NEWCGROUP) !== 0,
-        }, execveStep(self.path, [...self.args, "init"], env)),
+        }, execveStep(init.path, init.args, env)),
         (child) => {
           if (!newUserns) return;
           try {
@@ -414,7 +414,6 @@ export async function createContainer(id: string, options: CreateOptions): Promi
         `container init: ${new ErrnoError(report.failed.errno, report.failed.step.label).message}`,
       );
     }
-
     const startTime = processStartTime(pid) ?? "";
     const state = {
       ociVersion: spec.ociVersion,
