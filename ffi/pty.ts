@@ -9,7 +9,8 @@
  * @module
  */
 import { Errno, ErrnoError } from "./errno.ts";
-import { O_CLOEXEC, O_NOCTTY, O_RDWR } from "./constants.ts";
+import { O_CLOEXEC, O_NOCTTY, O_RDWR, RESOLVE_IN_ROOT } from "./constants.ts";
+import { openat2 } from "./fs.ts";
 import { check, cstr, errno } from "./libc.ts";
 
 const PTY_SYMBOLS = {
@@ -92,6 +93,35 @@ export function openPty(): Pty {
     const name = new TextDecoder().decode(buf.subarray(0, buf.indexOf(0)));
     const slave = check(s.open(cstr(name), flags, 0), "open", name);
     return { master, slave, name };
+  } catch (e) {
+    s.close(master);
+    throw e;
+  }
+}
+
+const TIOCGPTN = 0x80045430;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+
+/**
+ * Opens a new pty from the devpts instance whose ptmx is `path` under the directory `dirfd`,
+ * resolved as if `dirfd` were `/` (RESOLVE_IN_ROOT): e.g. a container's /dev/pts/ptmx through
+ * /proc/PID/root, so the pty belongs to the container. The slave comes from TIOCGPTPEER, never
+ * by path; `name` is the slave's path inside that root.
+ */
+export function openPtyIn(dirfd: number, path: string): Pty {
+  const s = sym();
+  const flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  const master = openat2(dirfd, path, flags, 0, RESOLVE_IN_ROOT);
+  try {
+    check(s.ioctlPtr(master, BigInt(TIOCSPTLCK), new Uint8Array(4)), "ioctl(TIOCSPTLCK)");
+    const n = new Uint32Array(1);
+    check(s.ioctlPtr(master, BigInt(TIOCGPTN), new Uint8Array(n.buffer)), "ioctl(TIOCGPTN)");
+    const slave = check(
+      s.ioctlInt(master, BigInt(TIOCGPTPEER), BigInt(flags)),
+      "ioctl(TIOCGPTPEER)",
+    );
+    return { master, slave, name: `/dev/pts/${n[0]}` };
   } catch (e) {
     s.close(master);
     throw e;

@@ -4,6 +4,7 @@ import {
   isatty,
   makeRaw,
   openPty,
+  openPtyIn,
   POLL,
   pollFd,
   readAvailable,
@@ -11,6 +12,8 @@ import {
   setWinsize,
 } from "./pty.ts";
 import { closeFd, pipe, readFd, writeFd } from "./process.ts";
+import { AT_FDCWD, O_DIRECTORY, O_PATH } from "./constants.ts";
+import { close, openat } from "./fs.ts";
 import { ErrnoError } from "./errno.ts";
 import { relayPty } from "../lib/runtime/console.ts";
 
@@ -242,5 +245,25 @@ Deno.test("relayPty stops on abort while the slave is still open, draining outpu
     closeFd(slave);
     closeFd(outR);
     closeFd(master);
+  }
+});
+
+Deno.test("openPtyIn opens a pty of the devpts under a root, its slave by TIOCGPTPEER", () => {
+  const root = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
+  try {
+    const pty = openPtyIn(root, "/dev/pts/ptmx");
+    try {
+      assert.match(pty.name, /^\/dev\/pts\/\d+$/);
+      assert.ok(isatty(pty.slave));
+      writeFd(pty.slave, new TextEncoder().encode("peer\n"));
+      const buf = new Uint8Array(64);
+      const n = readFd(pty.master, buf);
+      assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "peer\r\n");
+    } finally {
+      close(pty.master);
+      close(pty.slave);
+    }
+  } finally {
+    close(root);
   }
 });

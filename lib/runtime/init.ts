@@ -7,7 +7,8 @@
  */
 import { AT_FDCWD, O_CLOEXEC, O_PATH } from "../../ffi/constants.ts";
 import { close, fdPath, openat } from "../../ffi/fs.ts";
-import { closeFd, dup3, getpid, PR, prctl, setsid } from "../../ffi/process.ts";
+import { closeFd, dup3, getpid, mount, PR, prctl, setsid } from "../../ffi/process.ts";
+import { MS } from "./plan/ops.ts";
 import { Executor } from "./executor.ts";
 import {
   type FromInit,
@@ -27,6 +28,9 @@ async function setUpConsole(socketFd: number, rows?: number, cols?: number): Pro
   setsid();
   setControllingTerminal(pty.slave);
   for (const fd of [0, 1, 2]) dup3(pty.slave, fd, false);
+  // /dev/console is the terminal too, as runc makes it (bind of the slave over a plain file).
+  Deno.writeFileSync("/dev/console", new Uint8Array(), { append: true, mode: 0o666 });
+  mount(pty.name, "/dev/console", null, MS.BIND, null);
   sendFd(socketFd, pty.master, pty.name);
   close(pty.master);
   close(pty.slave);

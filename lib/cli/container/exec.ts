@@ -22,25 +22,58 @@ Flags:
   -u, --user UID[:GID]    user to run as
   --additional-gids GID   extra groups (repeatable)
   --no-new-privs          set no_new_privs
+  -t, --tty               give the process a terminal (relayed here, or sent to the socket)
+  --console-socket SOCK   send the pty master there (runc's protocol)
   -d, --detach            do not wait
   --pid-file FILE         write the process's pid there
   --preserve-fds N        pass descriptors 3 .. 3+N-1 on`;
 
+const FLAGS = {
+  process: { type: "string", short: "p" },
+  env: { type: "string", short: "e", multiple: true },
+  cwd: { type: "string" },
+  user: { type: "string", short: "u" },
+  "additional-gids": { type: "string", short: "g", multiple: true },
+  "no-new-privs": { type: "boolean" },
+  tty: { type: "boolean", short: "t" },
+  "console-socket": { type: "string" },
+  detach: { type: "boolean", short: "d" },
+  "pid-file": { type: "string" },
+  "preserve-fds": { type: "string" },
+  cap: { type: "string", short: "c", multiple: true },
+} as const;
+
+/**
+ * Where ocibox's flags end: at the first argument after the container id (as in runc, whose
+ * `exec ID sh -c ...` passes `-c` to the program) or at `--`.
+ */
+function splitCommand(args: string[]): [flags: string[], command: string[]] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(FLAGS)) {
+    if (o.type === "string") {
+      takesValue.add(`--${name}`);
+      if ("short" in o) takesValue.add(`-${o.short}`);
+    }
+  }
+  let sawId = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return [args.slice(0, i), args.slice(i + 1)];
+    if (a.startsWith("-") && a !== "-") {
+      if (takesValue.has(a)) i++;
+      continue;
+    }
+    if (sawId) return [args.slice(0, i), args.slice(i)];
+    sawId = true;
+  }
+  return [args, []];
+}
+
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    process: { type: "string", short: "p" },
-    env: { type: "string", short: "e", multiple: true },
-    cwd: { type: "string" },
-    user: { type: "string", short: "u" },
-    "additional-gids": { type: "string", short: "g", multiple: true },
-    "no-new-privs": { type: "boolean" },
-    tty: { type: "boolean", short: "t" },
-    "console-socket": { type: "string" },
-    detach: { type: "boolean", short: "d" },
-    "pid-file": { type: "string" },
-    "preserve-fds": { type: "string" },
-    cap: { type: "string", short: "c", multiple: true },
-  });
+  const [flagArgs, afterId] = splitCommand(args);
+  const parsed = parseFlags(flagArgs, FLAGS);
+  const values = parsed.values;
+  const positionals = [...parsed.positionals, ...afterId];
   const [id, ...command] = positionals;
   if (!id) throw new UsageError("usage: ocibox exec [flags] ID -- COMMAND [ARG...]");
   let process: Process;
@@ -71,15 +104,13 @@ export async function run(args: string[]): Promise<number> {
       process.capabilities = c;
     }
   }
-  if (process.terminal) {
-    throw new UsageError("exec --tty is not supported yet; run without a terminal");
-  }
   const preserve = values["preserve-fds"] === undefined ? 0 : Number(values["preserve-fds"]);
   return await execInContainer(id, {
     root: runtimeGlobals.root,
     process,
     detach: values.detach,
     pidFile: values["pid-file"],
+    consoleSocket: values["console-socket"],
     preserveFds: preserve,
   });
 }

@@ -33,7 +33,7 @@ import {
   SYS,
   type SyscallStep,
 } from "../../../ffi/process.ts";
-import { OciboxError } from "../../errors.ts";
+import { OciboxError, UsageError } from "../../errors.ts";
 import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
 import { lookPath } from "../look_path.ts";
 import { capabilityMasks, hasCapability } from "../plan/capabilities.ts";
@@ -46,6 +46,8 @@ import { becomeSubreaper, waitForExit } from "./wait.ts";
 export interface ExecOptions {
   root: string;
   process: Process;
+  /** With process.terminal: where to send the pty master (else it is relayed to our stdio). */
+  consoleSocket?: string;
   detach?: boolean;
   pidFile?: string;
   preserveFds?: number;
@@ -63,6 +65,7 @@ const NS_ORDER: [string, number][] = [
 ];
 
 const CLOSE_RANGE_CLOEXEC = 4;
+const TIOCSCTTY = 0x540e;
 
 function nsId(pid: number | "self", type: string): string | undefined {
   try {
@@ -126,6 +129,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
   const cstr = (s: string) => new TextEncoder().encode(s + "\0");
 
   const opened: number[] = [];
+  let consoleName = "";
   try {
     const steps: SyscallStep[] = [
       { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
@@ -145,6 +149,35 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
     }
     if (forks) {
       steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
+    }
+    let master = -1, slave = -1;
+    if (p.terminal) {
+      if (options.detach && !options.consoleSocket) {
+        throw new UsageError("a detached exec with a terminal needs --console-socket");
+      }
+      // The pty comes from the container's own devpts, the slave by TIOCGPTPEER (no path).
+      const { openPtyIn, setWinsize } = await import("../../../ffi/pty.ts");
+      const root = openat(AT_FDCWD, `/proc/${record.pid}/root`, O_PATH | O_DIRECTORY);
+      let pty;
+      try {
+        pty = openPtyIn(root, "/dev/pts/ptmx");
+      } finally {
+        close(root);
+      }
+      master = pty.master;
+      slave = pty.slave;
+      opened.push(master, slave);
+      if (p.consoleSize) setWinsize(pty.master, p.consoleSize.height, p.consoleSize.width);
+      steps.push(
+        { nr: SYS.setsid, args: [], label: "setsid" },
+        ...[0, 1, 2].map((fd): SyscallStep => ({
+          nr: SYS.dup3,
+          args: [pty.slave, fd, 0],
+          label: "the pty as stdio",
+        })),
+        { nr: SYS.ioctl, args: [0, TIOCSCTTY, 0], label: "the pty as controlling terminal" },
+      );
+      consoleName = pty.name;
     }
     steps.push({ nr: SYS.chdir, args: [cstr(p.cwd || "/")], label: `chdir ${p.cwd}` });
     for (const op of rlimits) {
@@ -221,8 +254,28 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       );
     }
     if (options.pidFile) await Deno.writeTextFile(options.pidFile, String(report.pid));
+    let relay: Promise<void> | undefined;
+    if (master >= 0) {
+      if (options.consoleSocket) {
+        const { connectUnix, sendFd } = await import("../../../ffi/socket.ts");
+        const sock = connectUnix(options.consoleSocket);
+        try {
+          sendFd(sock, master, consoleName);
+        } finally {
+          close(sock);
+        }
+      } else {
+        const { relayPty } = await import("../console.ts");
+        // Only the program may hold the slave now, so the relay ends when it does.
+        opened.splice(opened.indexOf(slave), 1);
+        close(slave);
+        relay = relayPty(master, { stdin: 0, stdout: 1 });
+      }
+    }
     if (options.detach) return 0;
-    return await waitForExit(report.pid);
+    const code = await waitForExit(report.pid);
+    await relay;
+    return code;
   } finally {
     for (const fd of opened) close(fd);
   }
