@@ -114,6 +114,17 @@ peerTest("users, capabilities, rlimits, hostname, sysctl, seccomp and masks matc
         { type: "RLIMIT_NPROC", hard: 100, soft: 100 },
       ];
       spec.hostname = "box-under-test";
+      spec.domainname = "example.test";
+      p.oomScoreAdj = 123;
+      spec.linux!.devices = [
+        { path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o640, uid: 0, gid: 0 },
+      ];
+      spec.mounts!.push({
+        destination: "/run/small",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "nodev", "size=1m", "mode=0710", "rprivate"],
+      });
       spec.linux!.sysctl = { "net.ipv4.ip_forward": "1", "kernel.shmmax": "100000" };
       spec.linux!.maskedPaths = [...spec.linux!.maskedPaths!, "/etc/passwd", "/etc/group"];
       spec.linux!.readonlyPaths = [...spec.linux!.readonlyPaths!, "/tmp"];
@@ -127,10 +138,17 @@ peerTest("users, capabilities, rlimits, hostname, sysctl, seccomp and masks matc
         "-c",
         `${
           OBSERVE.replace("; exit 7", "")
-        }; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; cat /etc/passwd | wc -c; exit 7`,
+        }; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; cat /etc/passwd | wc -c; cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; df -k /run/small | tail -1 | awk '{print $2}'; echo "mode $(stat -c '%a' /run/small)"; exit 7`,
       ];
     });
     const r = await runBoth(bundle, `${dir}/state`);
+    // Two known differences. runc resets a tmpfs to its mount point's mode after mounting it;
+    // ocibox keeps the `mode=` the config asks for. runc 1.1 ignores `domainname` (1.2 sets it).
+    assert.match(r.runc[1], /\n\(none\)\n123\n1024\nmode 755\n/);
+    r.runc[1] = r.runc[1].replace(
+      "\n(none)\n123\n1024\nmode 755\n",
+      "\nexample.test\n123\n1024\nmode 710\n",
+    );
     sameObservations(r);
     const out = r.ocibox[1];
     assert.match(out, /^uid=1000 gid=1000 groups=10,20/);
@@ -140,7 +158,9 @@ peerTest("users, capabilities, rlimits, hostname, sysctl, seccomp and masks matc
     assert.match(out, /open files +\(-n\) 256/);
     assert.match(out, /mkdir: can't create directory '\/tmp\/made': Operation not permitted/);
     assert.match(out, /\n0027\n/);
-    assert.match(out, /\n1\n100000\n0\n/); // sysctls applied; /etc/passwd masked (empty)
+    // sysctls applied; /etc/passwd masked (empty); names, oom score, tmpfs size and mode
+    assert.match(out, /\n1\n100000\n0\nexample.test\n123\n1024\nmode 710\n/);
+    assert.match(out, /\/dev\/fuse character special file 640 a:e5 0:0\n/);
   });
 });
 
