@@ -196,3 +196,51 @@ peerTest("cgroup cpu and pids limits are set and the container is in its cgroup"
     await assert.rejects(Deno.stat(dirOf(v2 ? "." : "pids")));
   });
 });
+
+peerTest("cgroup v2: limits, pause, kill --all and delete on a unified hierarchy", {
+  peers: ["busybox", "unshare"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-v2-", async (dir) => {
+    // This host is v1 hybrid; a private mount namespace with only cgroup2 at /sys/fs/cgroup is
+    // what a v2 host looks like (its one controller here, hugetlb, carries a real limit).
+    const bundle = await busyboxBundle(`${dir}/b`, "cat /proc/self/cgroup; sleep 100", (spec) => {
+      spec.linux!.cgroupsPath = "/ocibox-v2test/c1";
+      spec.linux!.resources = { hugepageLimits: [{ pageSize: "2MB", limit: 4 << 21 }] };
+    });
+    const ocibox = `${Deno.execPath()} run -A --no-lock ${MAIN_TS} --root ${dir}/state`;
+    const cg = "/sys/fs/cgroup/ocibox-v2test/c1";
+    const script = [
+      "set -e",
+      "umount -R /sys/fs/cgroup",
+      "mount -t cgroup2 none /sys/fs/cgroup",
+      `${ocibox} run --detach v2 >${dir}/out 2>&1`,
+      `while ! grep -q '^0::' ${dir}/out; do sleep 0.05; done`,
+      `cat ${dir}/out`,
+      `cat ${cg}/hugetlb.2MB.max`,
+      `${ocibox} pause v2`,
+      `${ocibox} state v2 | grep status`,
+      `cat ${cg}/cgroup.freeze`,
+      `${ocibox} resume v2`,
+      `${ocibox} state v2 | grep status`,
+      `${ocibox} kill --all v2 KILL`,
+      `while ${ocibox} state v2 | grep -q running; do sleep 0.05; done`,
+      `${ocibox} delete v2`,
+      `test -e ${cg} && echo left behind || echo removed`,
+      "rmdir /sys/fs/cgroup/ocibox-v2test",
+    ].join("\n");
+    const out = await new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", script],
+      cwd: bundle,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + text);
+    assert.match(text, /^0::\/ocibox-v2test\/c1$/m);
+    assert.match(
+      text,
+      /\n8388608\n {2}"status": "paused",\n1\n {2}"status": "running",\nremoved\n$/,
+    );
+  });
+});
