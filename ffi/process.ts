@@ -144,6 +144,8 @@ export interface SpawnReport {
 }
 
 const MODE = { strict: 0n, fork: 1n, ignore: 2n } as const;
+const CLONE_VM = 0x100;
+const ALL_SIGNALS = new BigUint64Array([0xffffffffffffffffn]);
 
 function argValue(a: SysArg): bigint {
   if (a === null) return 0n;
@@ -164,6 +166,13 @@ export function spawnSyscalls(
   steps: SyscallStep[],
   afterClone?: (pid: number) => void,
 ): SpawnReport {
+  // The child shares our memory (CLONE_VM: no page tables to copy, none to tear down at its
+  // exec), so it must never run one of our signal handlers: it blocks every signal first, and
+  // callers restore a clean mask before execve (defaultSignalSteps).
+  steps = [
+    { nr: SYS.rtSigprocmask, args: [0, ALL_SIGNALS, null, 8], label: "block signals" },
+    ...steps,
+  ];
   const [statusR, statusW] = pipe(false);
   const block = new BigUint64Array(2 + steps.length * 8);
   block[0] = BigInt(steps.length);
@@ -178,14 +187,12 @@ export function spawnSyscalls(
   let pid: number;
   try {
     pid = check(
-      sym().clone(runner(), stackTop(), flags | SIGCHLD, Deno.UnsafePointer.of(block)),
+      sym().clone(runner(), stackTop(), flags | CLONE_VM | SIGCHLD, Deno.UnsafePointer.of(block)),
       "clone",
     );
   } finally {
     closeFd(statusW);
   }
-  // Keep every buffer the child read alive until clone returned (it has its own copy then).
-  void [steps, block];
   const report: SpawnReport = { pid };
   try {
     // E.g. write uid/gid maps while the child waits in a read step.
@@ -214,6 +221,8 @@ export function spawnSyscalls(
   } finally {
     closeFd(statusR);
   }
+  // The child read these until it exec'd or exited, which the end of the pipe tells.
+  void [steps, block];
   return report;
 }
 
@@ -367,7 +376,7 @@ export function execveStep(path: string, args: string[], env: string[]): Syscall
  */
 export function cloneExec(flags: number, path: string, args: string[], env: string[]): number {
   const step = { ...execveStep(path, args, env), mode: "ignore" as const };
-  return spawnSyscalls(flags, [step]).pid;
+  return spawnSyscalls(flags, [...defaultSignalSteps(), step]).pid;
 }
 
 /** How a process ended (or that it has not, with WNOHANG). */

@@ -13,6 +13,7 @@ import { close, mknodat, openat } from "../../../ffi/fs.ts";
 import {
   CLONE,
   closeFd,
+  defaultSignalSteps,
   execveStep,
   kill,
   pipe,
@@ -255,7 +256,7 @@ function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): S
       },
     );
   }
-  steps.push(init);
+  steps.push(...defaultSignalSteps(), init);
   return steps;
 }
 
