@@ -389,8 +389,10 @@ class Manager implements CgroupManager {
   killAll(signal: number): void {
     const name = SIGNALS[signal];
     if (!name) throw new CgroupError(`cannot signal cgroup ${this.path}: unknown signal ${signal}`);
-    if (this.mode === "v2" && signal === 9) {
-      const kill = `${this.#dir(this.#v2!)}/cgroup.kill`;
+    // cgroup.kill (v2, also the unified part of a hybrid host) needs no freezing, which on v1
+    // could leave killed tasks stuck FREEZING/THAWING.
+    if (this.#v2 && signal === 9) {
+      const kill = `${this.#dir(this.#v2)}/cgroup.kill`;
       if (exists(kill)) return writeFile(kill, "1", "kill cgroup");
     }
     let frozen = false;
