@@ -456,7 +456,9 @@ function removeCgroupTree(dir: string): void {
       return;
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
-      if (!(e instanceof Deno.errors.Busy) || Date.now() > deadline) {
+      // Deno 2.9 reports EBUSY as a plain Error with code "EBUSY", not Deno.errors.Busy.
+      const busy = e instanceof Deno.errors.Busy || (e as { code?: string }).code === "EBUSY";
+      if (!busy || Date.now() > deadline) {
         throw new CgroupError(`cannot remove cgroup ${dir}: ${reason(e)}`, { cause: e });
       }
       sleepSync(10);
