@@ -3,8 +3,7 @@
  * (gzip and zstd are native there; multi-member gzip streams are handled).
  * @module
  */
-import zlib from "node:zlib";
-import { Readable } from "node:stream";
+import type { Gunzip, Gzip, ZstdCompress, ZstdDecompress } from "node:zlib";
 import { CorruptCompressionError, OciboxError, UnsupportedError } from "../errors.ts";
 
 /** Compression of a layer blob. */
@@ -33,31 +32,40 @@ export function detectCompression(head: Uint8Array): Compression {
 
 const CHUNK = 256 * 1024;
 
-function decompressor(c: Compression): zlib.Gunzip | zlib.ZstdDecompress {
-  if (c === "gzip") return zlib.createGunzip({ chunkSize: CHUNK });
-  if (c === "zstd") return zlib.createZstdDecompress({ chunkSize: CHUNK });
+type Zlib = typeof import("node:zlib");
+type Transform = Gunzip | Gzip | ZstdCompress | ZstdDecompress;
+
+function decompressor(c: Compression): (z: Zlib) => Transform {
+  if (c === "gzip") return (z) => z.createGunzip({ chunkSize: CHUNK });
+  if (c === "zstd") return (z) => z.createZstdDecompress({ chunkSize: CHUNK });
   throw new UnsupportedError(`no decompressor for ${c}`);
 }
 
-function compressor(c: Compression, level?: number): zlib.Gzip | zlib.ZstdCompress {
+function compressor(c: Compression, level?: number): (z: Zlib) => Transform {
   if (c === "gzip") {
-    return zlib.createGzip({
-      chunkSize: CHUNK,
-      level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
-    });
+    return (z) =>
+      z.createGzip({ chunkSize: CHUNK, level: level ?? z.constants.Z_DEFAULT_COMPRESSION });
   }
   if (c === "zstd") {
-    const params = level === undefined ? {} : { [zlib.constants.ZSTD_c_compressionLevel]: level };
-    return zlib.createZstdCompress({ chunkSize: CHUNK, params });
+    return (z) => {
+      const params = level === undefined ? {} : { [z.constants.ZSTD_c_compressionLevel]: level };
+      return z.createZstdCompress({ chunkSize: CHUNK, params });
+    };
   }
   throw new UnsupportedError(`no compressor for ${c}`);
 }
 
+/**
+ * Runs `source` through a zlib transform. node:zlib and node:stream load here, on first use:
+ * importing Node's stream layer costs ~15 ms of start-up that most commands never need.
+ */
 async function* through(
   source: AsyncIterable<Uint8Array>,
-  transform: zlib.Gunzip | zlib.Gzip | zlib.ZstdCompress | zlib.ZstdDecompress,
+  make: (z: Zlib) => Transform,
   format: Compression,
 ): AsyncGenerator<Uint8Array> {
+  const [zlib, { Readable }] = await Promise.all([import("node:zlib"), import("node:stream")]);
+  const transform = make(zlib);
   const input = Readable.from(source, { objectMode: false });
   input.on("error", (e) => transform.destroy(e));
   input.pipe(transform);

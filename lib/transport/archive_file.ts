@@ -4,7 +4,7 @@
  * written to, and writing an archive there atomically with deterministic headers.
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../io/paths.ts";
 import {
   InvalidImageError,
   NotFoundError,

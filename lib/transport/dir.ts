@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "../io/paths.ts";
 import { digestOf } from "../digest/digester.ts";
 import { parseDigest } from "../digest/digest.ts";
 import { InvalidImageError, NotFoundError, UnsupportedError } from "../errors.ts";

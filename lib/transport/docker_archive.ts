@@ -30,7 +30,7 @@
  * ```
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../io/paths.ts";
 import { isHashAlgorithm, parseDigest } from "../digest/digest.ts";
 import { createDigester, digestOf } from "../digest/digester.ts";
 import {

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../io/paths.ts";
 import { InvalidReferenceError } from "../errors.ts";
 import { isValidRefName } from "../image/layout.ts";
 import {
