@@ -244,3 +244,25 @@ peerTest("cgroup v2: limits, pause, kill --all and delete on a unified hierarchy
     );
   });
 });
+
+peerTest("time and cgroup namespaces: a new clock namespace, the container's cgroup as root", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-ns-", async (dir) => {
+    const id = `ns-${crypto.randomUUID().slice(0, 8)}`;
+    const bundle = await busyboxBundle(
+      `${dir}/b`,
+      "readlink /proc/self/ns/time_for_children; readlink /proc/self/ns/cgroup; grep -E '^(0|[0-9]+:memory):' /proc/self/cgroup",
+      (spec) => spec.linux!.namespaces!.push({ type: "time" }, { type: "cgroup" }),
+    );
+    const out = (await ociboxOk(["--root", `${dir}/state`, "run", id], { cwd: bundle })).split(
+      "\n",
+    );
+    const host = (ns: string) => Deno.readLinkSync(`/proc/self/ns/${ns}`);
+    assert.notEqual(out[0], host("time_for_children"));
+    assert.notEqual(out[1], host("cgroup"));
+    // Joined before the cgroup namespace was made, the container's cgroup is its root.
+    assert.deepEqual(out.slice(2, 4).sort(), ["0::/", "4:memory:/"].sort());
+  });
+});

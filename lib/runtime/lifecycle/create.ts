@@ -197,6 +197,18 @@ interface InitStepOptions {
 }
 
 /**
+ * Namespaces a process only gives its children (pid and time, joined or new): the runner must
+ * fork once it is in them. A new time namespace cannot come from clone() at all (its flag is
+ * one of clone()'s exit-signal bits), so it is unshared, with the new pid namespace, before
+ * that fork.
+ */
+function childOnlyNamespaces(ns: NamespaceSetup): { unshare: number; fork: boolean } {
+  const unshare = ns.flags & CLONE.NEWTIME ? ns.flags & (CLONE.NEWTIME | CLONE.NEWPID) : 0;
+  const joined = ns.join.some((j) => j.type === "pid" || j.type === "time");
+  return { unshare, fork: unshare !== 0 || joined };
+}
+
+/**
  * The steps the cloned child makes before it execs init: join the cgroup, join namespaces,
  * wait for the id maps (exec without them would drop every capability), become undumpable (so
  * no process in the container can open it or its executable through /proc), fork into
@@ -231,7 +243,15 @@ function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): S
   steps.push(
     { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
   );
-  if (ns.join.some((j) => j.type === "pid")) {
+  const childOnly = childOnlyNamespaces(ns);
+  if (childOnly.unshare) {
+    steps.push({
+      nr: SYS.unshare,
+      args: [childOnly.unshare],
+      label: "new time (and pid) namespace",
+    });
+  }
+  if (childOnly.fork) {
     steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
   }
   if (o.newCgroupns) {
@@ -379,7 +399,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     let report;
     try {
       report = spawnSyscalls(
-        ns.flags & ~CLONE.NEWCGROUP,
+        ns.flags & ~CLONE.NEWCGROUP & ~childOnlyNamespaces(ns).unshare,
         initSteps(ns, {
           exe: init.path,
           rootless,
@@ -407,7 +427,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     }
     setCloexec(planW, true);
     setCloexec(statusR, true);
-    isChild = !ns.join.some((j) => j.type === "pid");
+    isChild = !childOnlyNamespaces(ns).fork;
     pid = report.pid;
     if (report.failed) {
       throw new OciboxError(
