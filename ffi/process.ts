@@ -158,13 +158,15 @@ function argValue(a: SysArg): bigint {
  * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that makes `steps`' system
  * calls in order and exits 127 if none of them replaced it (the last is normally execve).
  * `afterClone` runs with the child's pid right after clone (the child may wait for it in a
- * read step). Then this blocks until the child has exec'd, failed or forked past every fork
+ * read step). The child shares our memory unless `shareMemory` is false, which joining a time
+ * namespace needs (setns refuses a process whose memory is shared: EUSERS). Then this blocks until the child has exec'd, failed or forked past every fork
  * step, and returns the pid that runs on (the grandchild after a fork). SIGCHLD tells the parent when its child exits.
  */
 export function spawnSyscalls(
   flags: number,
   steps: SyscallStep[],
   afterClone?: (pid: number) => void,
+  options: { shareMemory?: boolean } = {},
 ): SpawnReport {
   // The child shares our memory (CLONE_VM: no page tables to copy, none to tear down at its
   // exec), so it must never run one of our signal handlers: it blocks every signal first, and
@@ -187,7 +189,12 @@ export function spawnSyscalls(
   let pid: number;
   try {
     pid = check(
-      sym().clone(runner(), stackTop(), flags | CLONE_VM | SIGCHLD, Deno.UnsafePointer.of(block)),
+      sym().clone(
+        runner(),
+        stackTop(),
+        flags | (options.shareMemory === false ? 0 : CLONE_VM) | SIGCHLD,
+        Deno.UnsafePointer.of(block),
+      ),
       "clone",
     );
   } finally {

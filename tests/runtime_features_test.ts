@@ -6,7 +6,7 @@
  * cgroup cpu/pids limits.
  */
 import assert from "node:assert/strict";
-import { busyboxBundle, withTempDir } from "./support/bundles.ts";
+import { busyboxBundle, editBundle, withTempDir } from "./support/bundles.ts";
 import { MAIN_TS, ocibox, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
@@ -264,5 +264,27 @@ peerTest("time and cgroup namespaces: a new clock namespace, the container's cgr
     assert.notEqual(out[1], host("cgroup"));
     // Joined before the cgroup namespace was made, the container's cgroup is its root.
     assert.deepEqual(out.slice(2, 4).sort(), ["0::/", "4:memory:/"].sort());
+
+    // exec joins the same ones (time, like pid, only through a fork).
+    await editBundle(bundle, (spec) => spec.process!.args = ["sleep", "1000"]);
+    const root = `${dir}/state`;
+    await detached(root, ["run", "--detach", id], bundle);
+    const pid = await statePid(root, id);
+    const inside = await ociboxOk([
+      "--root",
+      root,
+      "exec",
+      id,
+      "sh",
+      "-c",
+      "readlink /proc/self/ns/time; readlink /proc/self/ns/cgroup",
+    ]);
+    assert.equal(
+      inside,
+      `${Deno.readLinkSync(`/proc/${pid}/ns/time`)}\n${
+        Deno.readLinkSync(`/proc/${pid}/ns/cgroup`)
+      }\n`,
+    );
+    await ociboxOk(["--root", root, "delete", "--force", id]);
   });
 });

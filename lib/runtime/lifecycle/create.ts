@@ -416,6 +416,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
             closeFd(mapsW);
           }
         },
+        { shareMemory: !ns.join.some((j) => j.type === "time") },
       );
     } finally {
       closeFd(planR);

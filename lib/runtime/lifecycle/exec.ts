@@ -138,14 +138,16 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       opened.push(fd);
       steps.push({ nr: SYS.write, args: [fd, cstr("0"), 1], label: "join the cgroup" });
     }
-    let forks = false;
+    let forks = false, joinsTime = false;
     for (const [type, flag] of NS_ORDER) {
       const target = nsId(record.pid, type);
       if (!target || target === nsId("self", type)) continue;
       const fd = openat(AT_FDCWD, `/proc/${record.pid}/ns/${type}`, O_RDONLY | O_CLOEXEC);
       opened.push(fd);
       steps.push({ nr: SYS.setns, args: [fd, flag], label: `join the ${type} namespace` });
-      if (type === "pid") forks = true;
+      // Both only reach children: the process itself must fork once it has joined them.
+      if (type === "pid" || type === "time") forks = true;
+      if (type === "time") joinsTime = true;
     }
     if (forks) {
       steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
@@ -246,7 +248,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       execveStep(program, p.args, env),
     );
     if (!options.detach) becomeSubreaper();
-    const report = spawnSyscalls(0, steps);
+    const report = spawnSyscalls(0, steps, undefined, { shareMemory: !joinsTime });
     if (report.failed) {
       throw new OciboxError(
         "EXEC",
