@@ -7,33 +7,36 @@
  * `created`. On any failure everything is undone: the process, the cgroup and the state dir.
  * @module
  */
-import { AT_FDCWD, O_CLOEXEC, O_RDONLY, O_WRONLY, S_IFIFO } from "../../../ffi/constants.ts";
+import { AT_FDCWD, O_WRONLY, S_IFIFO } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { close, mknodat, openat } from "../../../ffi/fs.ts";
 import {
   CLONE,
   closeFd,
-  defaultSignalSteps,
   execveStep,
   kill,
   pipe,
-  PR,
   setCloexec,
-  SIGCHLD,
   spawnSyscalls,
-  SYS,
-  type SyscallStep,
   waitPid,
   writeFd,
 } from "../../../ffi/process.ts";
-import { InvalidImageError, OciboxError } from "../../errors.ts";
+import { OciboxError } from "../../errors.ts";
 import type { CgroupManager } from "../cgroups/manager.ts";
 import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
-import { MS, type Plan } from "../plan/ops.ts";
+import type { Plan } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
 import { initCommand } from "../self_command.ts";
-import type { LinuxNamespace, LinuxResources, Spec } from "../spec_types.ts";
+import type { Spec } from "../spec_types.ts";
+import { absoluteBundle, readBundleSpec, rootfsOf } from "./bundle.ts";
+import {
+  cgroupV1Controllers,
+  isCgroupV2,
+  openCgroup,
+  withDeviceDefaults,
+} from "./container_cgroup.ts";
 import { runHooks } from "./hooks.ts";
+import { childOnlyNamespaces, initSteps, namespaceSetup, writeIdMaps } from "./init_steps.ts";
 import { type FromInit, LineReader, send } from "./protocol.ts";
 import {
   checkFree,
@@ -69,245 +72,6 @@ export interface Created {
   pid: number;
   /** Whether `pid` is this process's child (false after a fork into a joined pid namespace). */
   isChild: boolean;
-}
-
-/** clone(2) flags of the namespace types. */
-export const NAMESPACE_FLAGS: Readonly<Record<string, number>> = {
-  pid: CLONE.NEWPID,
-  network: CLONE.NEWNET,
-  mount: CLONE.NEWNS,
-  ipc: CLONE.NEWIPC,
-  uts: CLONE.NEWUTS,
-  user: CLONE.NEWUSER,
-  cgroup: CLONE.NEWCGROUP,
-  time: CLONE.NEWTIME,
-};
-
-/** Reads and minimally checks a bundle's config.json. */
-export function readBundleSpec(bundle: string): Spec {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`${bundle}/config.json`);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new InvalidImageError(bundle, "has no config.json (is it a bundle?)");
-    }
-    throw e;
-  }
-  let spec: Spec;
-  try {
-    spec = JSON.parse(text);
-  } catch (e) {
-    throw new InvalidImageError(
-      `${bundle}/config.json`,
-      `is not valid JSON: ${(e as Error).message}`,
-    );
-  }
-  if (typeof spec !== "object" || spec === null || typeof spec.ociVersion !== "string") {
-    throw new InvalidImageError(`${bundle}/config.json`, "is not a runtime config (no ociVersion)");
-  }
-  const rootfs = spec.root?.path;
-  if (!rootfs) throw new InvalidImageError(`${bundle}/config.json`, "root.path is missing");
-  try {
-    if (!Deno.statSync(rootfsOf(bundle, spec)).isDirectory) throw new Error();
-  } catch {
-    throw new InvalidImageError(
-      `${bundle}/config.json`,
-      `root.path ${rootfsOf(bundle, spec)} is not a directory`,
-    );
-  }
-  if (!spec.process) throw new InvalidImageError(`${bundle}/config.json`, "has no process");
-  return spec;
-}
-
-/** The bundle directory as an absolute path without a trailing "/" or "/.". */
-export function absoluteBundle(bundle: string): string {
-  return (bundle.startsWith("/") ? bundle : `${Deno.cwd()}/${bundle}`).replace(/\/\.?$/, "");
-}
-
-function rootfsOf(bundle: string, spec: Spec): string {
-  const p = spec.root!.path;
-  return p.startsWith("/") ? p : `${bundle}/${p}`;
-}
-
-function writeIdMaps(pid: number, spec: Spec, rootless: boolean): void {
-  const line = (m: { containerID: number; hostID: number; size: number }) =>
-    `${m.containerID} ${m.hostID} ${m.size}\n`;
-  const uid = spec.linux?.uidMappings ?? [];
-  const gid = spec.linux?.gidMappings ?? [];
-  // An unprivileged writer may only map gids after giving up setgroups(2).
-  if (rootless) Deno.writeTextFileSync(`/proc/${pid}/setgroups`, "deny");
-  if (uid.length) Deno.writeTextFileSync(`/proc/${pid}/uid_map`, uid.map(line).join(""));
-  if (gid.length) Deno.writeTextFileSync(`/proc/${pid}/gid_map`, gid.map(line).join(""));
-}
-
-/** Namespaces to create (clone flags) and to join (open descriptors), checked. */
-interface NamespaceSetup {
-  flags: number;
-  join: { type: string; fd: number; flag: number }[];
-}
-
-function namespaceSetup(where: string, namespaces: LinuxNamespace[]): NamespaceSetup {
-  const setup: NamespaceSetup = { flags: 0, join: [] };
-  const seen = new Set<string>();
-  try {
-    for (const ns of namespaces) {
-      const flag = NAMESPACE_FLAGS[ns.type];
-      if (flag === undefined) {
-        throw new InvalidImageError(where, `unknown namespace type ${JSON.stringify(ns.type)}`);
-      }
-      if (seen.has(ns.type)) {
-        throw new InvalidImageError(where, `namespace ${ns.type} is listed twice`);
-      }
-      seen.add(ns.type);
-      if (!ns.path) {
-        setup.flags |= flag;
-        continue;
-      }
-      let fd: number;
-      try {
-        fd = openat(AT_FDCWD, ns.path, O_RDONLY | O_CLOEXEC);
-      } catch (e) {
-        throw new InvalidImageError(
-          where,
-          `cannot open the ${ns.type} namespace ${ns.path}: ${(e as Error).message}`,
-        );
-      }
-      setup.join.push({ type: ns.type, fd, flag });
-    }
-  } catch (e) {
-    for (const j of setup.join) close(j.fd);
-    throw e;
-  }
-  // The user namespace first: joining it grants the rights to join the others.
-  setup.join.sort((a, b) => (b.type === "user" ? 1 : 0) - (a.type === "user" ? 1 : 0));
-  return setup;
-}
-
-/** What the cloned child needs besides the namespaces. */
-interface InitStepOptions {
-  exe: string;
-  rootless: boolean;
-  /** cgroup.procs descriptors of the container's cgroup, to move in before anything else. */
-  cgroupProcs: number[];
-  /** A pipe to wait on until the runtime has written the uid/gid maps. */
-  mapsReady?: number;
-  /** Make the cgroup namespace only once inside the cgroup, so that is its root. */
-  newCgroupns: boolean;
-}
-
-/**
- * Namespaces a process only gives its children (pid and time, joined or new): the runner must
- * fork once it is in them. A new time namespace cannot come from clone() at all (its flag is
- * one of clone()'s exit-signal bits), so it is unshared, with the new pid namespace, before
- * that fork.
- */
-function childOnlyNamespaces(ns: NamespaceSetup): { unshare: number; fork: boolean } {
-  const unshare = ns.flags & CLONE.NEWTIME ? ns.flags & (CLONE.NEWTIME | CLONE.NEWPID) : 0;
-  const joined = ns.join.some((j) => j.type === "pid" || j.type === "time");
-  return { unshare, fork: unshare !== 0 || joined };
-}
-
-/**
- * The steps the cloned child makes before it execs init: join the cgroup, join namespaces,
- * wait for the id maps (exec without them would drop every capability), become undumpable (so
- * no process in the container can open it or its executable through /proc), fork into
- * a joined pid namespace, make the cgroup namespace, and in the new mount namespace put the
- * runtime's executable under a read-only bind mount so nothing reaching /proc/<init>/exe can
- * write it (CVE-2019-5736).
- */
-function initSteps(ns: NamespaceSetup, o: InitStepOptions, init: SyscallStep): SyscallStep[] {
-  const cstr = (s: string) => new TextEncoder().encode(s + "\0");
-  const steps: SyscallStep[] = [];
-  for (const fd of o.cgroupProcs) {
-    steps.push({ nr: SYS.write, args: [fd, cstr("0"), 1], label: "join the cgroup" });
-  }
-  for (const j of ns.join) {
-    steps.push({ nr: SYS.setns, args: [j.fd, j.flag], label: `join the ${j.type} namespace` });
-  }
-  if (o.mapsReady !== undefined) {
-    steps.push({
-      nr: SYS.read,
-      args: [o.mapsReady, new Uint8Array(1), 1],
-      label: "wait for the id maps",
-    });
-    // Become the namespace's root: exec keeps capabilities only for the mapped uid 0.
-    steps.push(
-      { nr: SYS.setgroups, args: [0, null], mode: "ignore", label: "setgroups" },
-      { nr: SYS.setresgid, args: [0, 0, 0], label: "setresgid 0 in the user namespace" },
-      { nr: SYS.setresuid, args: [0, 0, 0], label: "setresuid 0 in the user namespace" },
-    );
-  }
-  // Only now: an undumpable child's /proc files (uid_map) are root's, out of a rootless
-  // runtime's reach.
-  steps.push(
-    { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
-  );
-  const childOnly = childOnlyNamespaces(ns);
-  if (childOnly.unshare) {
-    steps.push({
-      nr: SYS.unshare,
-      args: [childOnly.unshare],
-      label: "new time (and pid) namespace",
-    });
-  }
-  if (childOnly.fork) {
-    steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
-  }
-  if (o.newCgroupns) {
-    steps.push({ nr: SYS.unshare, args: [CLONE.NEWCGROUP], label: "new cgroup namespace" });
-  }
-  if (ns.flags & CLONE.NEWNS) {
-    const path = cstr(o.exe);
-    // Rootless: the mount's locked flags may make the remount fail; the bind still isolates.
-    const mode = o.rootless ? "ignore" as const : "strict" as const;
-    steps.push(
-      {
-        nr: SYS.mount,
-        args: [null, cstr("/"), null, MS.REC | MS.SLAVE, null],
-        label: "make / a slave mount",
-      },
-      { nr: SYS.mount, args: [path, path, null, MS.BIND, null], mode, label: `bind ${o.exe}` },
-      {
-        nr: SYS.mount,
-        args: [null, path, null, MS.REMOUNT | MS.BIND | MS.RDONLY, null],
-        mode,
-        label: `make ${o.exe} read-only`,
-      },
-    );
-  }
-  steps.push(...defaultSignalSteps(), init);
-  return steps;
-}
-
-async function cgroupV1Controllers(): Promise<string[]> {
-  const { parseCgroupMounts } = await import("../cgroups/mode.ts");
-  try {
-    return parseCgroupMounts(Deno.readTextFileSync("/proc/self/mountinfo"))
-      .filter((m) => !m.v2 && m.controllers.length)
-      .map((m) => m.controllers.join(","));
-  } catch {
-    return [];
-  }
-}
-
-async function openCgroup(
-  spec: Spec,
-  id: string,
-  systemd: boolean,
-  rootless: boolean,
-): Promise<CgroupManager | undefined> {
-  const { cgroupManager, resolveCgroupsPath } = await import("../cgroups/manager.ts");
-  const path = resolveCgroupsPath(spec.linux?.cgroupsPath, id, { systemd });
-  const manager = cgroupManager(path);
-  try {
-    manager.create();
-  } catch (e) {
-    // An unprivileged user without a delegated cgroup runs without one, like rootless runc.
-    if (rootless && !spec.linux?.resources) return undefined;
-    throw e;
-  }
-  return manager;
 }
 
 /** Creates container `id` from the bundle. */
@@ -515,52 +279,5 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw e;
-  }
-}
-
-/**
- * The cgroup device rules: the config's, then (as runc does) access to the default devices,
- * the pty devices and every device in linux.devices, so a deny-all list still lets the
- * container make and use them.
- */
-function withDeviceDefaults(spec: Spec): LinuxResources | undefined {
-  const r = spec.linux?.resources;
-  if (!r?.devices?.length) return r;
-  const allow = (
-    type: string,
-    major: number | undefined,
-    minor: number | undefined,
-    access = "rwm",
-  ) => ({
-    allow: true,
-    type,
-    major,
-    minor,
-    access,
-  });
-  const defaults = [
-    allow("c", undefined, undefined, "m"),
-    allow("b", undefined, undefined, "m"),
-    allow("c", 1, 3),
-    allow("c", 1, 5),
-    allow("c", 1, 7),
-    allow("c", 1, 8),
-    allow("c", 1, 9),
-    allow("c", 5, 0),
-    allow("c", 5, 1),
-    allow("c", 5, 2),
-    allow("c", 136, undefined),
-    ...(spec.linux?.devices ?? []).map((d) =>
-      allow(d.type === "u" ? "c" : d.type, d.major, d.minor)
-    ),
-  ];
-  return { ...r, devices: [...r.devices, ...defaults] };
-}
-
-function isCgroupV2(): boolean {
-  try {
-    return Deno.statSync("/sys/fs/cgroup/cgroup.controllers").isFile;
-  } catch {
-    return false;
   }
 }

@@ -5,7 +5,8 @@
  */
 import { closeFd } from "../../../ffi/process.ts";
 import { UsageError } from "../../errors.ts";
-import { absoluteBundle, createContainer, type CreateOptions, readBundleSpec } from "./create.ts";
+import { absoluteBundle, readBundleSpec } from "./bundle.ts";
+import { createContainer, type CreateOptions } from "./create.ts";
 import { deleteContainer } from "./delete.ts";
 import { runHooks } from "./hooks.ts";
 import { stateOf } from "./state_store.ts";

@@ -1,0 +1,187 @@
+/**
+ * What the cloned child does before it execs the container's init, as syscall-runner steps:
+ * the namespaces to create or join (checked from config.json), the uid/gid maps written while
+ * it waits, the fork into pid and time namespaces, and the protection of the runtime's binary.
+ * @module
+ */
+import { AT_FDCWD, O_CLOEXEC, O_RDONLY } from "../../../ffi/constants.ts";
+import { close, openat } from "../../../ffi/fs.ts";
+import {
+  CLONE,
+  defaultSignalSteps,
+  PR,
+  SIGCHLD,
+  SYS,
+  type SyscallStep,
+} from "../../../ffi/process.ts";
+import { InvalidImageError } from "../../errors.ts";
+import { MS } from "../plan/ops.ts";
+import type { LinuxNamespace, Spec } from "../spec_types.ts";
+
+/** clone(2) flags of the namespace types. */
+export const NAMESPACE_FLAGS: Readonly<Record<string, number>> = {
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  mount: CLONE.NEWNS,
+  ipc: CLONE.NEWIPC,
+  uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+/** Writes the child's uid/gid maps (and setgroups "deny" first, when rootless). */
+export function writeIdMaps(pid: number, spec: Spec, rootless: boolean): void {
+  const line = (m: { containerID: number; hostID: number; size: number }) =>
+    `${m.containerID} ${m.hostID} ${m.size}\n`;
+  const uid = spec.linux?.uidMappings ?? [];
+  const gid = spec.linux?.gidMappings ?? [];
+  // An unprivileged writer may only map gids after giving up setgroups(2).
+  if (rootless) Deno.writeTextFileSync(`/proc/${pid}/setgroups`, "deny");
+  if (uid.length) Deno.writeTextFileSync(`/proc/${pid}/uid_map`, uid.map(line).join(""));
+  if (gid.length) Deno.writeTextFileSync(`/proc/${pid}/gid_map`, gid.map(line).join(""));
+}
+
+/** Namespaces to create (clone flags) and to join (open descriptors), checked. */
+export interface NamespaceSetup {
+  flags: number;
+  join: { type: string; fd: number; flag: number }[];
+}
+
+/** Reads linux.namespaces: flags for new ones, descriptors for those given by path. */
+export function namespaceSetup(where: string, namespaces: LinuxNamespace[]): NamespaceSetup {
+  const setup: NamespaceSetup = { flags: 0, join: [] };
+  const seen = new Set<string>();
+  try {
+    for (const ns of namespaces) {
+      const flag = NAMESPACE_FLAGS[ns.type];
+      if (flag === undefined) {
+        throw new InvalidImageError(where, `unknown namespace type ${JSON.stringify(ns.type)}`);
+      }
+      if (seen.has(ns.type)) {
+        throw new InvalidImageError(where, `namespace ${ns.type} is listed twice`);
+      }
+      seen.add(ns.type);
+      if (!ns.path) {
+        setup.flags |= flag;
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openat(AT_FDCWD, ns.path, O_RDONLY | O_CLOEXEC);
+      } catch (e) {
+        throw new InvalidImageError(
+          where,
+          `cannot open the ${ns.type} namespace ${ns.path}: ${(e as Error).message}`,
+        );
+      }
+      setup.join.push({ type: ns.type, fd, flag });
+    }
+  } catch (e) {
+    for (const j of setup.join) close(j.fd);
+    throw e;
+  }
+  // The user namespace first: joining it grants the rights to join the others.
+  setup.join.sort((a, b) => (b.type === "user" ? 1 : 0) - (a.type === "user" ? 1 : 0));
+  return setup;
+}
+
+/** What the cloned child needs besides the namespaces. */
+export interface InitStepOptions {
+  exe: string;
+  rootless: boolean;
+  /** cgroup.procs descriptors of the container's cgroup, to move in before anything else. */
+  cgroupProcs: number[];
+  /** A pipe to wait on until the runtime has written the uid/gid maps. */
+  mapsReady?: number;
+  /** Make the cgroup namespace only once inside the cgroup, so that is its root. */
+  newCgroupns: boolean;
+}
+
+/**
+ * Namespaces a process only gives its children (pid and time, joined or new): the runner must
+ * fork once it is in them. A new time namespace cannot come from clone() at all (its flag is
+ * one of clone()'s exit-signal bits), so it is unshared, with the new pid namespace, before
+ * that fork.
+ */
+export function childOnlyNamespaces(ns: NamespaceSetup): { unshare: number; fork: boolean } {
+  const unshare = ns.flags & CLONE.NEWTIME ? ns.flags & (CLONE.NEWTIME | CLONE.NEWPID) : 0;
+  const joined = ns.join.some((j) => j.type === "pid" || j.type === "time");
+  return { unshare, fork: unshare !== 0 || joined };
+}
+
+/**
+ * The steps the cloned child makes before it execs init: join the cgroup, join namespaces,
+ * wait for the id maps (exec without them would drop every capability), become undumpable (so
+ * no process in the container can open it or its executable through /proc), fork into
+ * a joined pid namespace, make the cgroup namespace, and in the new mount namespace put the
+ * runtime's executable under a read-only bind mount so nothing reaching /proc/<init>/exe can
+ * write it (CVE-2019-5736).
+ */
+export function initSteps(
+  ns: NamespaceSetup,
+  o: InitStepOptions,
+  init: SyscallStep,
+): SyscallStep[] {
+  const cstr = (s: string) => new TextEncoder().encode(s + "\0");
+  const steps: SyscallStep[] = [];
+  for (const fd of o.cgroupProcs) {
+    steps.push({ nr: SYS.write, args: [fd, cstr("0"), 1], label: "join the cgroup" });
+  }
+  for (const j of ns.join) {
+    steps.push({ nr: SYS.setns, args: [j.fd, j.flag], label: `join the ${j.type} namespace` });
+  }
+  if (o.mapsReady !== undefined) {
+    steps.push({
+      nr: SYS.read,
+      args: [o.mapsReady, new Uint8Array(1), 1],
+      label: "wait for the id maps",
+    });
+    // Become the namespace's root: exec keeps capabilities only for the mapped uid 0.
+    steps.push(
+      { nr: SYS.setgroups, args: [0, null], mode: "ignore", label: "setgroups" },
+      { nr: SYS.setresgid, args: [0, 0, 0], label: "setresgid 0 in the user namespace" },
+      { nr: SYS.setresuid, args: [0, 0, 0], label: "setresuid 0 in the user namespace" },
+    );
+  }
+  // Only now: an undumpable child's /proc files (uid_map) are root's, out of a rootless
+  // runtime's reach.
+  steps.push(
+    { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
+  );
+  const childOnly = childOnlyNamespaces(ns);
+  if (childOnly.unshare) {
+    steps.push({
+      nr: SYS.unshare,
+      args: [childOnly.unshare],
+      label: "new time (and pid) namespace",
+    });
+  }
+  if (childOnly.fork) {
+    steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
+  }
+  if (o.newCgroupns) {
+    steps.push({ nr: SYS.unshare, args: [CLONE.NEWCGROUP], label: "new cgroup namespace" });
+  }
+  if (ns.flags & CLONE.NEWNS) {
+    const path = cstr(o.exe);
+    // Rootless: the mount's locked flags may make the remount fail; the bind still isolates.
+    const mode = o.rootless ? "ignore" as const : "strict" as const;
+    steps.push(
+      {
+        nr: SYS.mount,
+        args: [null, cstr("/"), null, MS.REC | MS.SLAVE, null],
+        label: "make / a slave mount",
+      },
+      { nr: SYS.mount, args: [path, path, null, MS.BIND, null], mode, label: `bind ${o.exe}` },
+      {
+        nr: SYS.mount,
+        args: [null, path, null, MS.REMOUNT | MS.BIND | MS.RDONLY, null],
+        mode,
+        label: `make ${o.exe} read-only`,
+      },
+    );
+  }
+  steps.push(...defaultSignalSteps(), init);
+  return steps;
+}
