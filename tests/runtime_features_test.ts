@@ -7,23 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { busyboxBundle, editBundle, withTempDir } from "./support/bundles.ts";
-import { MAIN_TS, ocibox, ociboxOk } from "./support/ocibox_cli.ts";
+import { MAIN_TS, ocibox, ociboxDetached, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
-
-/** Runs ocibox without waiting for stdio (the container inherits it); errors in the log. */
-async function detached(root: string, args: string[], cwd: string): Promise<void> {
-  const log = `${root}.log`;
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", MAIN_TS, "--root", root, "--log", log, ...args],
-    cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn().status;
-  if (!status.success) {
-    throw new Error(`ocibox ${args.join(" ")}: ${await Deno.readTextFile(log).catch(() => "")}`);
-  }
-}
 
 async function statePid(root: string, id: string): Promise<number> {
   return JSON.parse(await ociboxOk(["--root", root, "state", id])).pid;
@@ -38,7 +23,7 @@ peerTest("a container joins another's uts, pid and network namespaces by path", 
     const a = await busyboxBundle(`${dir}/a`, "sleep 1000", (spec) => {
       spec.hostname = "alpha";
     });
-    await detached(root, ["run", "--detach", "alpha"], a);
+    await ociboxDetached(root, ["run", "--detach", "alpha"], a);
     const pid = await statePid(root, "alpha");
     const b = await busyboxBundle(
       `${dir}/b`,
@@ -106,7 +91,7 @@ peerTest("exec'd processes cannot reach the runtime's binary, host cwd or descri
     const root = `${dir}/state`;
     const bundle = await busyboxBundle(`${dir}/b`, "true");
     // Created, not started: init (the runtime's own program) waits inside the container.
-    await detached(root, ["create", "cve"], bundle);
+    await ociboxDetached(root, ["create", "cve"], bundle);
     const probe = [
       "head -c 4 /proc/1/exe >/dev/null 2>&1 && echo exe readable || echo exe unreadable",
       "(echo x >> /proc/1/exe) 2>/dev/null && echo exe writable || echo exe unwritable",
@@ -174,7 +159,7 @@ peerTest("cgroup cpu and pids limits are set and the container is in its cgroup"
         memory: { limit: 32 << 20 },
       };
     });
-    await detached(root, ["create", id], bundle);
+    await ociboxDetached(root, ["create", id], bundle);
     const dirOf = (c: string) => `/sys/fs/cgroup/${c}/ocibox-test/${id}`;
     const v2 = await Deno.stat("/sys/fs/cgroup/cgroup.controllers").then(() => true, () => false);
     if (v2) {
@@ -268,7 +253,7 @@ peerTest("time and cgroup namespaces: a new clock namespace, the container's cgr
     // exec joins the same ones (time, like pid, only through a fork).
     await editBundle(bundle, (spec) => spec.process!.args = ["sleep", "1000"]);
     const root = `${dir}/state`;
-    await detached(root, ["run", "--detach", id], bundle);
+    await ociboxDetached(root, ["run", "--detach", id], bundle);
     const pid = await statePid(root, id);
     const inside = await ociboxOk([
       "--root",

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { busyboxBundle, withTempDir } from "./support/bundles.ts";
-import { MAIN_TS, ocibox, ociboxOk } from "./support/ocibox_cli.ts";
+import { ocibox, ociboxDetached, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
 const STATE_SCHEMA = JSON.parse(
@@ -26,26 +26,6 @@ function assertValidState(state: Record<string, unknown>): void {
   assert.equal(typeof state.bundle, "string");
   for (const key of Object.keys(state)) {
     assert.ok(key in STATE_SCHEMA.properties, `unexpected field ${key}`);
-  }
-}
-
-/**
- * Runs ocibox for a command whose container inherits its stdio (create, run --detach): waiting
- * for the output would wait for the container, so only the exit status is awaited and errors
- * are read from the --log file.
- */
-async function detached(root: string, log: string, args: string[], cwd?: string): Promise<void> {
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", MAIN_TS, "--root", root, "--log", log, ...args],
-    cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn().status;
-  if (!status.success) {
-    throw new Error(
-      `ocibox ${args.join(" ")} failed: ${await Deno.readTextFile(log).catch(() => "")}`,
-    );
   }
 }
 
@@ -96,7 +76,7 @@ peerTest("create, start, exec, pause, resume, kill, delete: states and hooks in 
       return s;
     };
 
-    await detached(root, `${dir}/ocibox.log`, ["create", "--bundle", bundle, id]);
+    await ociboxDetached(root, ["create", "--bundle", bundle, id]);
     const created = await state();
     assert.equal(created.status, "created");
     assert.ok(created.pid > 0);
@@ -177,7 +157,7 @@ peerTest("kill --all and delete --force end every process of the container", {
     const id = `force-${crypto.randomUUID().slice(0, 8)}`;
     const bundle = await busyboxBundle(`${dir}/b`, "sleep 1000 & sleep 1000 & wait");
     const cli = (...args: string[]) => ociboxOk(["--root", root, ...args], { cwd: bundle });
-    await detached(root, `${dir}/ocibox.log`, ["run", "--detach", id], bundle);
+    await ociboxDetached(root, ["run", "--detach", id], bundle);
     const pids = JSON.parse(await cli("ps", "--format", "json", id));
     assert.equal(pids.length, 3);
     await cli("kill", "--all", id, "9");
@@ -187,7 +167,7 @@ peerTest("kill --all and delete --force end every process of the container", {
     for (const pid of pids) assert.ok(!(await exists(`/proc/${pid}/cmdline`)) || zombie(pid));
     await cli("delete", id);
 
-    await detached(root, `${dir}/ocibox.log`, ["run", "--detach", id], bundle);
+    await ociboxDetached(root, ["run", "--detach", id], bundle);
     await cli("delete", "--force", id);
     assert.deepEqual(cgroupDirs(id), []);
     assert.deepEqual(JSON.parse(await cli("list", "--format", "json")), []);

@@ -85,3 +85,24 @@ export function spawnOcibox(
 ): Deno.ChildProcess {
   return command(args, options).spawn();
 }
+
+/**
+ * Runs `ocibox --root ROOT ARGS...` for a command whose container inherits its stdio (create,
+ * run --detach): only the exit status is awaited (waiting for output would wait for the
+ * container) and a failure is reported from the `--log` file, ROOT.log.
+ */
+export async function ociboxDetached(root: string, args: string[], cwd?: string): Promise<void> {
+  const log = `${root}.log`;
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", MAIN_TS, "--root", root, "--log", log, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn().status;
+  if (!status.success) {
+    throw new Error(
+      `ocibox ${args.join(" ")} failed: ${await Deno.readTextFile(log).catch(() => "")}`,
+    );
+  }
+}
