@@ -41,13 +41,40 @@ const FS_SYMBOLS = {
   geteuid: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+// Kept for the life of the process: their symbols must stay callable.
+const opened: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
+
+/**
+ * libc's symbols of `defs`, each bound on first use. Deno.dlopen prepares a call stub for every
+ * symbol it is given (a few hundred microseconds each), so a table opened whole costs
+ * 5-10 ms of every start even though a command calls a handful.
+ */
+export function lazySymbols<T extends Deno.ForeignLibraryInterface>(
+  defs: T,
+): Deno.DynamicLibrary<T>["symbols"] {
+  const table: Record<string, unknown> = {};
+  for (const name of Object.keys(defs)) {
+    Object.defineProperty(table, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const lib = Deno.dlopen("libc.so.6", { [name]: defs[name] });
+        opened.push(lib);
+        Object.defineProperty(table, name, { value: lib.symbols[name], enumerable: true });
+        return lib.symbols[name];
+      },
+    });
+  }
+  return table as Deno.DynamicLibrary<T>["symbols"];
+}
+
 type FsLib = Deno.DynamicLibrary<typeof FS_SYMBOLS>["symbols"];
 
 let fsLib: FsLib | undefined;
 
-/** The file-system symbol table of libc, opened on first use. */
+/** The file-system symbols of libc, each bound on first use. */
 export function fsSymbols(): FsLib {
-  return fsLib ??= Deno.dlopen("libc.so.6", FS_SYMBOLS).symbols;
+  return fsLib ??= lazySymbols(FS_SYMBOLS);
 }
 
 /**

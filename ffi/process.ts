@@ -8,7 +8,7 @@
  * @module
  */
 import { Errno, ErrnoError } from "./errno.ts";
-import { check, cstr, errno } from "./libc.ts";
+import { check, cstr, errno, lazySymbols } from "./libc.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 
 const PROC_SYMBOLS = {
@@ -48,7 +48,7 @@ const PROC_SYMBOLS = {
 
 type ProcLib = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
 let lib: ProcLib | undefined;
-const sym = (): ProcLib => lib ??= Deno.dlopen("libc.so.6", PROC_SYMBOLS).symbols;
+const sym = (): ProcLib => lib ??= lazySymbols(PROC_SYMBOLS);
 
 const encoder = new TextEncoder();
 function optCstr(s: string | null | undefined): Uint8Array | null {

@@ -11,7 +11,7 @@
 import { Errno, ErrnoError } from "./errno.ts";
 import { O_CLOEXEC, O_NOCTTY, O_RDWR, RESOLVE_IN_ROOT } from "./constants.ts";
 import { openat2 } from "./fs.ts";
-import { check, cstr, errno } from "./libc.ts";
+import { check, cstr, errno, lazySymbols } from "./libc.ts";
 
 const PTY_SYMBOLS = {
   posix_openpt: { parameters: ["i32"], result: "i32" },
@@ -47,7 +47,7 @@ const PTY_SYMBOLS = {
 
 type PtyLib = Deno.DynamicLibrary<typeof PTY_SYMBOLS>["symbols"];
 let lib: PtyLib | undefined;
-const sym = (): PtyLib => lib ??= Deno.dlopen("libc.so.6", PTY_SYMBOLS).symbols;
+const sym = (): PtyLib => lib ??= lazySymbols(PTY_SYMBOLS);
 
 const TIOCSCTTY = 0x540e;
 const TIOCGWINSZ = 0x5413;

@@ -11,7 +11,7 @@
  */
 import { ErrnoError } from "./errno.ts";
 import { O_CLOEXEC } from "./constants.ts";
-import { check, retry } from "./libc.ts";
+import { check, lazySymbols, retry } from "./libc.ts";
 
 const SOCKET_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -27,7 +27,7 @@ const SOCKET_SYMBOLS = {
 
 type SocketLib = Deno.DynamicLibrary<typeof SOCKET_SYMBOLS>["symbols"];
 let lib: SocketLib | undefined;
-const sym = (): SocketLib => lib ??= Deno.dlopen("libc.so.6", SOCKET_SYMBOLS).symbols;
+const sym = (): SocketLib => lib ??= lazySymbols(SOCKET_SYMBOLS);
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
