@@ -581,6 +581,11 @@ export function addressOf(buf: ArrayBufferView | ArrayBuffer): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }
 
+/** unshare(2) for the calling thread (only kinds a multithreaded process may unshare). */
+export function unshare(flags: number): void {
+  check(sym().unshare(flags), "unshare");
+}
+
 /** setns(2). */
 export function setns(fd: number, nstype: number): void {
   check(sym().setns(fd, nstype), "setns");

@@ -127,6 +127,8 @@ export class Executor {
 
   #run(op: Op): void {
     switch (op.op) {
+      case "cgroupNamespace":
+        return proc.unshare(proc.CLONE.NEWCGROUP);
       case "propagation":
         return proc.mount(null, op.target, null, op.flags, null);
       case "bindRootfs":

@@ -7,9 +7,9 @@
  * `created`. On any failure everything is undone: the process, the cgroup and the state dir.
  * @module
  */
-import { AT_FDCWD, O_WRONLY, S_IFIFO } from "../../../ffi/constants.ts";
+import { AT_FDCWD, S_IFIFO } from "../../../ffi/constants.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
-import { close, mknodat, openat } from "../../../ffi/fs.ts";
+import { close, mknodat } from "../../../ffi/fs.ts";
 import {
   CLONE,
   closeFd,
@@ -23,7 +23,6 @@ import {
 } from "../../../ffi/process.ts";
 import { OciboxError } from "../../errors.ts";
 import type { CgroupManager } from "../cgroups/manager.ts";
-import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
 import type { Plan } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
 import { initCommand } from "../self_command.ts";
@@ -155,9 +154,6 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     ];
     cgroup = await openCgroup(spec, id, options.systemdCgroup ?? false, rootless);
     cgroup?.apply(withDeviceDefaults(spec));
-    const procsFds = cgroup
-      ? cgroupProcsFiles(cgroup.path).map((f) => openat(AT_FDCWD, f, O_WRONLY))
-      : [];
     const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
     const [mapsR, mapsW] = newUserns ? pipe(true) : [-1, -1];
     let report;
@@ -167,9 +163,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
         initSteps(ns, {
           exe: init.path,
           rootless,
-          cgroupProcs: procsFds,
           mapsReady: newUserns ? mapsR : undefined,
-          newCgroupns: (ns.flags & CLONE.NEWCGROUP) !== 0,
         }, execveStep(init.path, init.args, env)),
         (child) => {
           if (!newUserns) return;
@@ -187,7 +181,6 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       closeFd(statusW);
       if (newUserns) closeFd(mapsR);
       for (const j of ns.join) close(j.fd);
-      for (const fd of procsFds) close(fd);
       if (ownConsole) closeFd(consoleFd);
     }
     setCloexec(planW, true);
@@ -200,6 +193,9 @@ export async function createContainer(id: string, options: CreateOptions): Promi
         `container init: ${new ErrnoError(report.failed.errno, report.failed.step.label).message}`,
       );
     }
+    // Into the cgroup while init's Deno starts (on another CPU): it waits for the plan, so
+    // nothing of the container runs outside. cgroup v1 moves are slow (10-30 ms here).
+    cgroup?.addProcess(pid);
     const startTime = processStartTime(pid) ?? "";
     const state = {
       ociVersion: spec.ociVersion,

@@ -90,12 +90,8 @@ export function namespaceSetup(where: string, namespaces: LinuxNamespace[]): Nam
 export interface InitStepOptions {
   exe: string;
   rootless: boolean;
-  /** cgroup.procs descriptors of the container's cgroup, to move in before anything else. */
-  cgroupProcs: number[];
   /** A pipe to wait on until the runtime has written the uid/gid maps. */
   mapsReady?: number;
-  /** Make the cgroup namespace only once inside the cgroup, so that is its root. */
-  newCgroupns: boolean;
 }
 
 /**
@@ -111,10 +107,10 @@ export function childOnlyNamespaces(ns: NamespaceSetup): { unshare: number; fork
 }
 
 /**
- * The steps the cloned child makes before it execs init: join the cgroup, join namespaces,
+ * The steps the cloned child makes before it execs init: join namespaces,
  * wait for the id maps (exec without them would drop every capability), become undumpable (so
  * no process in the container can open it or its executable through /proc), fork into
- * a joined pid namespace, make the cgroup namespace, and in the new mount namespace put the
+ * a joined pid namespace, and in the new mount namespace put the
  * runtime's executable under a read-only bind mount so nothing reaching /proc/<init>/exe can
  * write it (CVE-2019-5736).
  */
@@ -125,9 +121,6 @@ export function initSteps(
 ): SyscallStep[] {
   const cstr = (s: string) => new TextEncoder().encode(s + "\0");
   const steps: SyscallStep[] = [];
-  for (const fd of o.cgroupProcs) {
-    steps.push({ nr: SYS.write, args: [fd, cstr("0"), 1], label: "join the cgroup" });
-  }
   for (const j of ns.join) {
     steps.push({ nr: SYS.setns, args: [j.fd, j.flag], label: `join the ${j.type} namespace` });
   }
@@ -159,9 +152,6 @@ export function initSteps(
   }
   if (childOnly.fork) {
     steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
-  }
-  if (o.newCgroupns) {
-    steps.push({ nr: SYS.unshare, args: [CLONE.NEWCGROUP], label: "new cgroup namespace" });
   }
   if (ns.flags & CLONE.NEWNS) {
     const path = cstr(o.exe);

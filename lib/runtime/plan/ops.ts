@@ -35,6 +35,11 @@ export const MS = {
 
 /** One step of the plan. */
 export type Op =
+  /**
+   * Make a new cgroup namespace. Init does it first, once the runtime has moved it into the
+   * container's cgroup, so that cgroup is the namespace's root.
+   */
+  | { op: "cgroupNamespace" }
   /** Change the propagation of `/` (or another mount) in the new mount namespace. */
   | { op: "propagation"; target: "/" | string; flags: number }
   /** Bind the rootfs onto itself so it is a mount point pivot_root accepts. */

@@ -115,6 +115,9 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
     }
     rootFlags = flags;
   }
+  if (linux.namespaces?.some((n) => n.type === "cgroup" && !n.path)) {
+    ops.push({ op: "cgroupNamespace" });
+  }
   ops.push({ op: "propagation", target: "/", flags: rootFlags });
   ops.push({ op: "bindRootfs", rootfs });
 

@@ -769,3 +769,13 @@ Deno.test("planContainer: ignored fields become warnings", () => {
   );
   assert.ok(!plan.warnings.some((w) => w.includes("mountLabel")));
 });
+
+Deno.test("planContainer: a new cgroup namespace is made first, a joined one is not", () => {
+  const withCgroupns = (path?: string) =>
+    ops(
+      spec((s) => s.linux!.namespaces!.push(path ? { type: "cgroup", path } : { type: "cgroup" })),
+    );
+  assert.deepEqual(withCgroupns()[0], { op: "cgroupNamespace" });
+  assert.deepEqual(only(withCgroupns("/proc/1/ns/cgroup"), "cgroupNamespace"), []);
+  assert.deepEqual(only(ops(spec()), "cgroupNamespace"), []);
+});
