@@ -37,33 +37,37 @@ export async function storeBlob(
   const what = `blob ${info.digest ?? "(new)"}`;
   const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
   const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
-  // Network streams arrive in small pieces: write them in batches of about 1 MiB.
-  let batch = new Uint8Array(WRITE_BATCH);
+  // Network streams arrive in small pieces: write and hash them in batches of about 1 MiB
+  // (one hash call per batch, not per piece), hashing each batch while the write of it runs.
+  const batch = new Uint8Array(WRITE_BATCH);
   let fill = 0;
+  let received = 0;
+  const flush = async (bytes: Uint8Array) => {
+    const written = file.write(bytes);
+    digester.update(bytes);
+    await written;
+  };
   try {
     for await (const chunk of stream) {
       throwIfAborted(options.signal);
-      if (info.size !== undefined && digester.size + chunk.length > info.size) {
-        throw new SizeMismatchError(what, info.size, digester.size + chunk.length);
+      received += chunk.length;
+      if (info.size !== undefined && received > info.size) {
+        throw new SizeMismatchError(what, info.size, received);
       }
-      digester.update(chunk);
-      if (chunk.length >= WRITE_BATCH) {
-        if (fill) await file.write(batch.subarray(0, fill));
+      if (fill + chunk.length > WRITE_BATCH || chunk.length >= WRITE_BATCH) {
+        if (fill) await flush(batch.subarray(0, fill));
         fill = 0;
-        await file.write(chunk);
+      }
+      if (chunk.length >= WRITE_BATCH) {
+        await flush(chunk);
       } else {
-        if (fill + chunk.length > WRITE_BATCH) {
-          await file.write(batch.subarray(0, fill));
-          batch = new Uint8Array(WRITE_BATCH);
-          fill = 0;
-        }
         batch.set(chunk, fill);
         fill += chunk.length;
       }
     }
-    if (fill) await file.write(batch.subarray(0, fill));
-    if (info.size !== undefined && digester.size !== info.size) {
-      throw new SizeMismatchError(what, info.size, digester.size);
+    if (fill) await flush(batch.subarray(0, fill));
+    if (info.size !== undefined && received !== info.size) {
+      throw new SizeMismatchError(what, info.size, received);
     }
     const digest = digester.digest();
     if (info.digest !== undefined && digest !== info.digest) {
@@ -72,7 +76,7 @@ export async function storeBlob(
     const { algorithm } = parseDigest(digest);
     await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
     await file.commit(`${dir}/${blobPath(digest)}`);
-    return { digest, size: digester.size, mediaType: info.mediaType };
+    return { digest, size: received, mediaType: info.mediaType };
   } catch (e) {
     await file.abort();
     throw e;
