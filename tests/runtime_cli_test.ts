@@ -4,7 +4,7 @@
  * error lines (what podman reads), and `--systemd-cgroup` cgroup placement.
  */
 import assert from "node:assert/strict";
-import { busyboxBundle, withTempDir } from "./support/bundles.ts";
+import { busyboxBundle, cgroupDir, withTempDir } from "./support/bundles.ts";
 import { MAIN_TS, ocibox, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
@@ -89,7 +89,7 @@ peerTest("list and ps tables, --log-format json errors, --systemd-cgroup placeme
     assert.ok(status.success);
     try {
       // slice:prefix:name placed as systemd would, with cgroupfs.
-      const cgroup = "/sys/fs/cgroup/pids/machine.slice/ocibox-tablecheck.scope";
+      const cgroup = cgroupDir("pids", "/machine.slice/ocibox-tablecheck.scope");
       const pid = JSON.parse(await ociboxOk(["--root", root, "state", "t1"])).pid;
       assert.ok((await Deno.readTextFile(`${cgroup}/cgroup.procs`)).includes(String(pid)));
 
@@ -121,7 +121,7 @@ peerTest("list and ps tables, --log-format json errors, --systemd-cgroup placeme
       assert.ok(!Number.isNaN(Date.parse(line.time)));
     } finally {
       await ociboxOk(["--root", root, "delete", "--force", "t1"]);
-      await Deno.remove("/sys/fs/cgroup/pids/machine.slice").catch(() => {});
+      await Deno.remove(cgroupDir("pids", "/machine.slice")).catch(() => {});
       for (
         const c of [
           "memory",

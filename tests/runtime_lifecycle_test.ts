@@ -4,7 +4,7 @@
  * leaving no state, mount or cgroup; bad bundles fail at create and leave nothing behind.
  */
 import assert from "node:assert/strict";
-import { busyboxBundle, withTempDir } from "./support/bundles.ts";
+import { busyboxBundle, CGROUP_V2, cgroupDir, withTempDir } from "./support/bundles.ts";
 import { ocibox, ociboxDetached, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
@@ -88,9 +88,11 @@ peerTest("create, start, exec, pause, resume, kill, delete: states and hooks in 
     // Hooks get the state on stdin; the program has not run yet.
     assert.match(await Deno.readTextFile(log), new RegExp(`"id":"${id}"`));
     await assert.rejects(Deno.stat(`${bundle}/rootfs/tmp/started`));
-    assert.deepEqual(cgroupDirs(id).includes(`memory/${id}`), true);
+    assert.ok(cgroupDirs(id).length > 0, "no cgroup made");
     assert.equal(
-      Deno.readTextFileSync(`/sys/fs/cgroup/memory/${id}/memory.limit_in_bytes`).trim(),
+      Deno.readTextFileSync(
+        `${cgroupDir("memory", `/${id}`)}/${CGROUP_V2 ? "memory.max" : "memory.limit_in_bytes"}`,
+      ).trim(),
       String(64 << 20),
     );
 
@@ -105,7 +107,7 @@ peerTest("create, start, exec, pause, resume, kill, delete: states and hooks in 
     // exec runs in the container with its namespaces and cgroup.
     const out = await cli("exec", id, "--", "sh", "-c", "hostname; cat /proc/self/cgroup; echo $$");
     assert.match(out, /^ocibox\n/);
-    assert.match(out, new RegExp(`memory:/${id}\\n`));
+    assert.match(out, new RegExp(`(memory|0:):/${id}\\n`));
     const list = JSON.parse(await cli("list", "--format", "json"));
     assert.deepEqual(list.map((c: { id: string; status: string }) => [c.id, c.status]), [
       [id, "running"],

@@ -44,6 +44,20 @@ export async function busyboxBundle(
   return dir;
 }
 
+/** Whether this host runs cgroup v2 only (else v1 or hybrid, with per-controller trees). */
+export const CGROUP_V2 = (() => {
+  try {
+    return Deno.statSync("/sys/fs/cgroup/cgroup.controllers").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** The directory of cgroup `path` for `controller` (the one tree on v2). */
+export function cgroupDir(controller: string, path: string): string {
+  return CGROUP_V2 ? `/sys/fs/cgroup${path}` : `/sys/fs/cgroup/${controller}${path}`;
+}
+
 /** Rewrites a bundle's config.json through `edit`. */
 export async function editBundle(dir: string, edit: (spec: Spec) => void): Promise<void> {
   const spec = JSON.parse(await Deno.readTextFile(`${dir}/config.json`)) as Spec;
