@@ -230,7 +230,7 @@ peerTest("cgroup v2: limits, pause, kill --all and delete on a unified hierarchy
   });
 });
 
-peerTest("time and cgroup namespaces: a new clock namespace, the container's cgroup as root", {
+peerTest("time and cgroup namespaces: clocks offset as asked, the container's cgroup as root", {
   peers: ["busybox"],
   root: true,
 }, async () => {
@@ -238,8 +238,11 @@ peerTest("time and cgroup namespaces: a new clock namespace, the container's cgr
     const id = `ns-${crypto.randomUUID().slice(0, 8)}`;
     const bundle = await busyboxBundle(
       `${dir}/b`,
-      "readlink /proc/self/ns/time_for_children; readlink /proc/self/ns/cgroup; grep -E '^(0|[0-9]+:memory):' /proc/self/cgroup",
-      (spec) => spec.linux!.namespaces!.push({ type: "time" }, { type: "cgroup" }),
+      "readlink /proc/self/ns/time_for_children; readlink /proc/self/ns/cgroup; grep -E '^(0|[0-9]+:memory):' /proc/self/cgroup; cat /proc/uptime",
+      (spec) => {
+        spec.linux!.namespaces!.push({ type: "time" }, { type: "cgroup" });
+        spec.linux!.timeOffsets = { boottime: { secs: 864000 } };
+      },
     );
     const out = (await ociboxOk(["--root", `${dir}/state`, "run", id], { cwd: bundle })).split(
       "\n",
@@ -249,6 +252,9 @@ peerTest("time and cgroup namespaces: a new clock namespace, the container's cgr
     assert.notEqual(out[1], host("cgroup"));
     // Joined before the cgroup namespace was made, the container's cgroup is its root.
     assert.deepEqual(out.slice(2, 4).sort(), ["0::/", "4:memory:/"].sort());
+    // The boot clock runs 10 days ahead inside (linux.timeOffsets).
+    const hostUptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+    assert.ok(Number(out[4].split(" ")[0]) >= hostUptime + 864000 - 60, out[4]);
 
     // exec joins the same ones (time, like pid, only through a fork).
     await editBundle(bundle, (spec) => spec.process!.args = ["sleep", "1000"]);

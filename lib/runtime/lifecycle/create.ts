@@ -35,7 +35,14 @@ import {
   withDeviceDefaults,
 } from "./container_cgroup.ts";
 import { runHooks } from "./hooks.ts";
-import { childOnlyNamespaces, initSteps, namespaceSetup, writeIdMaps } from "./init_steps.ts";
+import {
+  childOnlyNamespaces,
+  initSteps,
+  namespaceSetup,
+  writeIdMaps,
+  writeTimeOffsets,
+} from "./init_steps.ts";
+import { timeOffsetsText } from "../plan/time_offsets.ts";
 import { type FromInit, LineReader, send } from "./protocol.ts";
 import {
   checkFree,
@@ -95,12 +102,14 @@ export async function createContainer(id: string, options: CreateOptions): Promi
   let consoleFd = options.consoleFd ?? -1;
   let ownConsole = false;
   let plan: Plan;
+  let offsets: string | undefined;
   try {
     if (options.consoleSocket && spec.process?.terminal) {
       const { connectUnix } = await import("../../../ffi/socket.ts");
       consoleFd = connectUnix(options.consoleSocket);
       ownConsole = true;
     }
+    offsets = timeOffsetsText(spec);
     plan = planContainer(spec, {
       bundle,
       rootless,
@@ -156,6 +165,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
     cgroup?.apply(withDeviceDefaults(spec));
     const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
     const [mapsR, mapsW] = newUserns ? pipe(true) : [-1, -1];
+    const [offsetsR, offsetsW] = offsets ? pipe(true) : [-1, -1];
     let report;
     try {
       report = spawnSyscalls(
@@ -164,14 +174,21 @@ export async function createContainer(id: string, options: CreateOptions): Promi
           exe: init.path,
           rootless,
           mapsReady: newUserns ? mapsR : undefined,
+          offsetsReady: offsets ? offsetsR : undefined,
         }, execveStep(init.path, init.args, env)),
         (child) => {
-          if (!newUserns) return;
           try {
-            writeIdMaps(child, spec, rootless);
-            writeFd(mapsW, new Uint8Array([1]));
+            if (newUserns) {
+              writeIdMaps(child, spec, rootless);
+              writeFd(mapsW, new Uint8Array([1]));
+            }
+            if (offsets) {
+              writeTimeOffsets(child, offsets);
+              writeFd(offsetsW, new Uint8Array([1]));
+            }
           } finally {
-            closeFd(mapsW);
+            if (newUserns) closeFd(mapsW);
+            if (offsets) closeFd(offsetsW);
           }
         },
         { shareMemory: !ns.join.some((j) => j.type === "time") },
@@ -180,6 +197,7 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       closeFd(planR);
       closeFd(statusW);
       if (newUserns) closeFd(mapsR);
+      if (offsets) closeFd(offsetsR);
       for (const j of ns.join) close(j.fd);
       if (ownConsole) closeFd(consoleFd);
     }

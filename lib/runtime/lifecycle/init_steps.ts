@@ -42,6 +42,20 @@ export function writeIdMaps(pid: number, spec: Spec, rootless: boolean): void {
   if (gid.length) Deno.writeTextFileSync(`/proc/${pid}/gid_map`, gid.map(line).join(""));
 }
 
+/**
+ * Writes a new time namespace's clock offsets for the child `pid`, once it has made the
+ * namespace (it waits for this before forking into it: offsets can only be set while the
+ * namespace is empty).
+ */
+export function writeTimeOffsets(pid: number, text: string): void {
+  const own = Deno.readLinkSync("/proc/self/ns/time_for_children");
+  for (let i = 0; Deno.readLinkSync(`/proc/${pid}/ns/time_for_children`) === own; i++) {
+    if (i > 5000) throw new Error(`process ${pid} made no time namespace`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  }
+  Deno.writeTextFileSync(`/proc/${pid}/timens_offsets`, text);
+}
+
 /** Namespaces to create (clone flags) and to join (open descriptors), checked. */
 export interface NamespaceSetup {
   flags: number;
@@ -92,6 +106,8 @@ export interface InitStepOptions {
   rootless: boolean;
   /** A pipe to wait on until the runtime has written the uid/gid maps. */
   mapsReady?: number;
+  /** A pipe to wait on, once the time namespace exists, until its offsets are written. */
+  offsetsReady?: number;
 }
 
 /**
@@ -137,11 +153,6 @@ export function initSteps(
       { nr: SYS.setresuid, args: [0, 0, 0], label: "setresuid 0 in the user namespace" },
     );
   }
-  // Only now: an undumpable child's /proc files (uid_map) are root's, out of a rootless
-  // runtime's reach.
-  steps.push(
-    { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
-  );
   const childOnly = childOnlyNamespaces(ns);
   if (childOnly.unshare) {
     steps.push({
@@ -149,7 +160,19 @@ export function initSteps(
       args: [childOnly.unshare],
       label: "new time (and pid) namespace",
     });
+    if (o.offsetsReady !== undefined) {
+      steps.push({
+        nr: SYS.read,
+        args: [o.offsetsReady, new Uint8Array(1), 1],
+        label: "wait for the time offsets",
+      });
+    }
   }
+  // Only now: an undumpable child's /proc files (uid_map, timens_offsets) are root's, out of a
+  // rootless runtime's reach.
+  steps.push(
+    { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
+  );
   if (childOnly.fork) {
     steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
   }

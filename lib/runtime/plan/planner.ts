@@ -372,7 +372,6 @@ function warnIgnored(spec: Spec, warnings: string[]): void {
     ["process.execCPUAffinity", process?.execCPUAffinity],
     ["linux.mountLabel", linux?.mountLabel],
     ["linux.personality", linux?.personality],
-    ["linux.timeOffsets", linux?.timeOffsets],
     ["linux.memoryPolicy", linux?.memoryPolicy],
   ];
   for (const [field, value] of ignored) {
