@@ -24,7 +24,10 @@ export interface TestServer {
 
 /** Serves `handler` on 127.0.0.1 (TLS when `tls` is given). */
 export function serve(
-  handler: (req: Request) => Response | Promise<Response>,
+  handler: (
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>,
   tls?: { cert: string; key: string },
 ): TestServer {
   const server = Deno.serve({

@@ -31,8 +31,7 @@ import {
   tokenPostRequest,
 } from "./auth/token.ts";
 import { defaultCertDir } from "./http/cert_dir.ts";
-import { fetchTransport } from "./http/fetch_transport.ts";
-import { insecureTransport } from "./http/insecure_transport.ts";
+import { defaultTransport } from "./http/default_transport.ts";
 import { DEFAULT_RETRY, withRetry } from "./http/retry.ts";
 import type {
   HttpRequest,
@@ -172,8 +171,7 @@ export class RegistrySession {
     this.apiHost = apiHost(options.host);
     const tls = options.tls ?? {};
     const certDir = tls.certDir ?? defaultCertDir(options.host, options.env);
-    this.#transport = options.transport ??
-      (tls.verify === false ? insecureTransport({ certDir }) : fetchTransport({ ...tls, certDir }));
+    this.#transport = options.transport ?? defaultTransport({ ...tls, certDir }, options.env);
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `ocibox/${VERSION}`;

@@ -1,0 +1,347 @@
+import { ok, rejects, strictEqual } from "node:assert/strict";
+import { AbortedError, NetworkError } from "../../errors.ts";
+import { listenTcp, readRequestHead, serve, testPki, writeAll } from "../registry_test_util.ts";
+import { h1Transport } from "./h1_transport.ts";
+import type { HttpRequest } from "./types.ts";
+
+function get(url: string | URL, headers: HeadersInit = {}): HttpRequest {
+  return { method: "GET", url: new URL(url), headers: new Headers(headers) };
+}
+
+async function text(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  return body ? await new Response(body).text() : "";
+}
+
+/** A raw server answering each request of each connection with `answer(head, index)`. */
+function rawServer(answer: (head: string, conn: number, req: number) => string | null) {
+  return listenTcp(async (conn, index) => {
+    try {
+      for (let req = 0;; req++) {
+        const head = await readRequestHead(conn);
+        if (!head) return;
+        const reply = answer(head, index, req);
+        if (reply === null) return conn.close();
+        await writeAll(conn, reply);
+      }
+    } catch { /* the client went away */ }
+  });
+}
+
+Deno.test("h1Transport: streams a body, leaves redirects, keeps connections alive", async () => {
+  const conns = new Set<string>();
+  const srv = serve((req, info) => {
+    conns.add(`${info.remoteAddr.port}`);
+    const path = new URL(req.url).pathname;
+    if (path === "/moved") {
+      return new Response(null, { status: 307, headers: { location: "https://elsewhere/x" } });
+    }
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(100_000).fill(65 + i));
+        c.close();
+      },
+    });
+    return new Response(body, { headers: { "x-a": "1" } });
+  });
+  const t = h1Transport();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await t.send(get(new URL("/blob", srv.url)));
+      strictEqual(res.status, 200);
+      strictEqual(res.headers.get("x-a"), "1");
+      const bytes = new Uint8Array(await new Response(res.body).arrayBuffer());
+      strictEqual(bytes.length, 400_000);
+      strictEqual(bytes[399_999], 68);
+    }
+    const moved = await t.send(get(new URL("/moved", srv.url)));
+    strictEqual(moved.status, 307);
+    strictEqual(moved.headers.get("location"), "https://elsewhere/x");
+    await moved.body?.cancel();
+    strictEqual(conns.size, 1, "one connection for all four requests");
+  } finally {
+    t.close();
+    await srv.close();
+  }
+});
+
+Deno.test("h1Transport: request bodies: bytes with their length, streams sized or chunked", async () => {
+  const got: { length: number; te: string | null; cl: string | null }[] = [];
+  const srv = serve(async (req) => {
+    const b = new Uint8Array(await req.arrayBuffer());
+    got.push({
+      length: b.length,
+      te: req.headers.get("transfer-encoding"),
+      cl: req.headers.get("content-length"),
+    });
+    return new Response(null, { status: 201 });
+  });
+  const t = h1Transport();
+  const stream = (n: number) => new Blob([new Uint8Array(n).fill(7)]).stream();
+  try {
+    const sends: HttpRequest[] = [
+      { method: "PUT", url: srv.url, headers: new Headers(), body: new Uint8Array(10) },
+      { method: "PUT", url: srv.url, headers: new Headers(), body: new Uint8Array(300_000) },
+      {
+        method: "PATCH",
+        url: srv.url,
+        headers: new Headers({ "content-length": "200000" }),
+        body: stream(200_000),
+      },
+      { method: "PATCH", url: srv.url, headers: new Headers(), body: stream(150_000) },
+      { method: "POST", url: srv.url, headers: new Headers() },
+    ];
+    for (const r of sends) {
+      const res = await t.send(r);
+      strictEqual(res.status, 201);
+      await res.body?.cancel();
+    }
+    strictEqual(
+      JSON.stringify(got),
+      JSON.stringify([
+        { length: 10, te: null, cl: "10" },
+        { length: 300_000, te: null, cl: "300000" },
+        { length: 200_000, te: null, cl: "200000" },
+        { length: 150_000, te: "chunked", cl: null },
+        { length: 0, te: null, cl: "0" },
+      ]),
+    );
+    // A stream shorter than its Content-Length is refused, not left hanging.
+    await rejects(
+      t.send({
+        method: "PATCH",
+        url: srv.url,
+        headers: new Headers({ "content-length": "10" }),
+        body: stream(4),
+      }),
+      (e) => e instanceof NetworkError && /4 of its 10 bytes/.test(e.message),
+    );
+  } finally {
+    t.close();
+    await srv.close();
+  }
+});
+
+Deno.test("h1Transport: chunked and close-delimited answers, HEAD, 204 and 100 Continue", async () => {
+  const tcp = rawServer((head) => {
+    const path = head.split(" ")[1];
+    if (path === "/chunked") {
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nX-Trailer: 1\r\n\r\n";
+    }
+    if (path === "/head") return "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    if (path === "/none") return "HTTP/1.1 204 No Content\r\n\r\n";
+    if (path === "/continue") {
+      return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    }
+    return "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+  });
+  // The close-delimited answer: the server closes after writing (next read sees EOF).
+  const t = h1Transport();
+  const url = (p: string) => `http://127.0.0.1:${tcp.port}${p}`;
+  try {
+    strictEqual(await text((await t.send(get(url("/chunked")))).body), "abcdefg");
+    const head = await t.send({
+      method: "HEAD",
+      url: new URL(url("/head")),
+      headers: new Headers(),
+    });
+    strictEqual(head.headers.get("content-length"), "1000");
+    strictEqual(head.body, null);
+    strictEqual((await t.send(get(url("/none")))).body, null);
+    strictEqual(await text((await t.send(get(url("/continue")))).body), "ok");
+  } finally {
+    t.close();
+    tcp.close();
+  }
+  const closing = listenTcp(async (conn) => {
+    await readRequestHead(conn);
+    await writeAll(conn, "HTTP/1.1 200 OK\r\n\r\nuntil the end");
+    conn.close();
+  });
+  const t2 = h1Transport();
+  try {
+    const res = await t2.send(get(`http://127.0.0.1:${closing.port}/`));
+    strictEqual(await text(res.body), "until the end");
+  } finally {
+    t2.close();
+    closing.close();
+  }
+});
+
+Deno.test("h1Transport: a kept-alive connection the server closed is replaced once", async () => {
+  let connections = 0;
+  const tcp = listenTcp(async (conn) => {
+    connections++;
+    await readRequestHead(conn);
+    await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    // Keep-alive promised, but the server drops the connection after one answer.
+    conn.close();
+  });
+  const t = h1Transport();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await t.send(get(`http://127.0.0.1:${tcp.port}/`));
+      strictEqual(await text(res.body), "hi");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    strictEqual(connections, 3);
+  } finally {
+    t.close();
+    tcp.close();
+  }
+});
+
+Deno.test("h1Transport: an answer that comes before the upload is sent is returned", async () => {
+  const tcp = listenTcp(async (conn) => {
+    await readRequestHead(conn);
+    await writeAll(
+      conn,
+      "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndeny",
+    );
+    conn.close();
+  });
+  const t = h1Transport();
+  try {
+    const big = new Blob([new Uint8Array(32 << 20)]).stream();
+    const res = await t.send({
+      method: "PATCH",
+      url: new URL(`http://127.0.0.1:${tcp.port}/upload`),
+      headers: new Headers({ "content-length": String(32 << 20) }),
+      body: big,
+    });
+    strictEqual(res.status, 401);
+    strictEqual(await text(res.body), "deny");
+  } finally {
+    t.close();
+    tcp.close();
+  }
+});
+
+Deno.test("h1Transport: refused, cut-short, malformed and aborted requests are typed", async () => {
+  const tcp = listenTcp(async (conn, i) => {
+    await readRequestHead(conn);
+    if (i === 0) await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+    else if (i === 1) await writeAll(conn, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+    else if (i === 2) {
+      await writeAll(
+        conn,
+        "HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + "x".repeat(1000),
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+    } else await new Promise((r) => setTimeout(r, 2000));
+    conn.close();
+  });
+  const t = h1Transport();
+  try {
+    const res = await t.send(get(`http://127.0.0.1:${tcp.port}/short`));
+    await rejects(
+      text(res.body),
+      (e) => e instanceof NetworkError && e.kind === "reset" && /97 of 100/.test(e.message),
+    );
+    await rejects(
+      t.send(get(`http://127.0.0.1:${tcp.port}/ssh`)),
+      (e) => e instanceof NetworkError && /not an HTTP\/1\.x status line/.test(e.message),
+    );
+    const mid = new AbortController();
+    const slow = await t.send(get(`http://127.0.0.1:${tcp.port}/slow`), mid.signal);
+    setTimeout(() => mid.abort(), 50);
+    await rejects(text(slow.body), AbortedError);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    await rejects(t.send(get(`http://127.0.0.1:${tcp.port}/hang`), ac.signal), AbortedError);
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    await rejects(
+      t.send(get(`http://127.0.0.1:${port}/`)),
+      (e) => e instanceof NetworkError && e.kind === "connect" && /refused/i.test(e.message),
+    );
+  } finally {
+    t.close();
+    tcp.close();
+  }
+});
+
+Deno.test("h1Transport: trusts given CAs, refuses unknown issuers as TLS errors", async () => {
+  const pki = await testPki();
+  const srv = serve(() => new Response("secret"), {
+    cert: pki.server.certPem,
+    key: pki.server.keyPem,
+  });
+  const plain = h1Transport();
+  const trusting = h1Transport({ caCerts: [pki.ca.certPem] });
+  try {
+    await rejects(
+      plain.send(get(srv.url)),
+      (e) => e instanceof NetworkError && e.kind === "tls" && /UnknownIssuer/.test(e.message),
+    );
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const res = await trusting.send(get(`https://${host}:${srv.port}/`));
+      strictEqual(await text(res.body), "secret");
+    }
+    const res = await trusting.send({
+      method: "PUT",
+      url: srv.url,
+      headers: new Headers({ "content-length": "3" }),
+      body: new Blob(["abc"]).stream(),
+    });
+    strictEqual(await text(res.body), "secret");
+  } finally {
+    plain.close();
+    trusting.close();
+    await srv.close();
+  }
+});
+
+Deno.test("h1Transport: presents a client certificate (mutual TLS)", async () => {
+  const pki = await testPki();
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-cert",
+      pki.server.certPath,
+      "-key",
+      pki.server.keyPath,
+      "-CAfile",
+      pki.ca.certPath,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-www",
+      "-quiet",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const withClient = h1Transport({
+    caCerts: [pki.ca.certPem],
+    clientCert: { cert: pki.client.certPem, key: pki.client.keyPem },
+  });
+  const caOnly = h1Transport({ caCerts: [pki.ca.certPem] });
+  try {
+    const url = new URL(`https://127.0.0.1:${port}/`);
+    for (let i = 0; i < 50; i++) {
+      try {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port });
+        c.close();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const res = await withClient.send(get(url));
+    strictEqual(res.status, 200);
+    ok(/client certificate/i.test(await text(res.body)));
+    await rejects(caOnly.send(get(url)), (e) => e instanceof NetworkError);
+  } finally {
+    withClient.close();
+    caOnly.close();
+    server.kill();
+    await server.status;
+  }
+});
