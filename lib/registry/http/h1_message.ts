@@ -50,12 +50,11 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
-/** Index of the first `\r\n\r\n` in `bytes` at or after `from`, or -1. */
-function findBlankLine(bytes: Uint8Array, from = 0): number {
-  for (let i = Math.max(0, from); i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
+/** Index of the first `\r\n\r\n` in `bytes`, or -1. */
+function findBlankLine(bytes: Uint8Array): number {
+  // indexOf is native; a byte loop runs interpreted in a short-lived process.
+  for (let i = bytes.indexOf(13); i >= 0 && i + 3 < bytes.length; i = bytes.indexOf(13, i + 1)) {
+    if (bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) return i;
   }
   return -1;
 }
