@@ -83,9 +83,8 @@ export interface RegistryBenchOptions {
   /** The ocibox checkout (a directory with main.ts) to run with `deno run -A`. */
   ocibox: string;
   /**
-   * Give ocibox `--{dest,src}-tls-verify=false` as skopeo gets (its node:http transport);
-   * default false: plain `copy`, which tries https and falls back to http on 127.0.0.1 (its
-   * fetch transport).
+   * Give ocibox `--{dest,src}-tls-verify=false` as skopeo gets; default false: plain `copy`,
+   * which asks a loopback registry over http first.
    */
   ociboxInsecure?: boolean;
   rssMethod: RssMethod;

@@ -208,8 +208,8 @@ function footnotes(results: readonly RegistryResult[], ctx: RegistryReportContex
     `Debian's docker-registry on 127.0.0.1 over plain HTTP, its storage on the same tmpfs as ` +
     `the layouts. ocibox = ${
       ctx.ociboxInsecure
-        ? "`deno run -A main.ts copy -q --{dest,src}-tls-verify=false SRC DST` (node:http)"
-        : "`deno run -A main.ts copy -q SRC DST` (https refused, http on 127.0.0.1; fetch)"
+        ? "`deno run -A main.ts copy -q --{dest,src}-tls-verify=false SRC DST`"
+        : "`deno run -A main.ts copy -q SRC DST` (plain http, as for any loopback registry)"
     }; ` +
     `skopeo = \`skopeo copy -q --{dest,src}-tls-verify=false ...\`; curl = the floor: the ` +
     `same requests from a bash script with no client-side work (a push sends each blob in one ` +
