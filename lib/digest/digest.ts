@@ -16,7 +16,7 @@ import { InvalidDigestError, UnsupportedError } from "../errors.ts";
 /** A digest string such as `sha256:<64 hex>`; check untrusted ones with `validateDigest`. */
 export type Digest = string;
 
-/** Algorithms ocibox can compute (through `node:crypto`). */
+/** Algorithms ocibox can compute (through libcrypto, or `node:crypto`; see hash_backend.ts). */
 export type HashAlgorithm = "sha256" | "sha512";
 
 /** A digest split into its two grammar parts. */

@@ -1,9 +1,22 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { UnsupportedError } from "../errors.ts";
-import { createDigester, digestOf } from "./digester.ts";
+import { createDigester, createDigesterOn, digestOf } from "./digester.ts";
+import { backend, type HashBackend, libcryptoBackend, nodeBackend } from "./hash_backend.ts";
 
 const EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 const enc = new TextEncoder();
+const SIZES = [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 65536, (1 << 20) + 7];
+
+function random(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+  return b;
+}
+
+function nodeDigest(alg: string, data: Uint8Array): string {
+  return `${alg}:${createHash(alg).update(data).digest("hex")}`;
+}
 
 Deno.test("digestOf hashes {} to the spec's empty descriptor digest", () => {
   assert.equal(digestOf(enc.encode("{}")), EMPTY_JSON_DIGEST);
@@ -21,28 +34,134 @@ Deno.test("digestOf knows the standard test vectors", () => {
   );
 });
 
-Deno.test("createDigester hashes chunks like one buffer and counts bytes", () => {
-  const data = enc.encode("hello, streaming world");
-  const d = createDigester();
-  assert.equal(d.algorithm, "sha256");
-  d.update(data.subarray(0, 5));
-  d.update(new Uint8Array());
-  d.update(data.subarray(5));
-  assert.equal(d.size, data.length);
-  assert.equal(d.digest(), digestOf(data));
+Deno.test("the backend is libcrypto where it is installed, unless OCIBOX_HASH_BACKEND says", () => {
+  assert.equal(backend.name, Deno.env.get("OCIBOX_HASH_BACKEND") || "libcrypto");
 });
 
-Deno.test("digest() can be taken mid-stream and hashing continues", () => {
-  const d = createDigester("sha512");
-  d.update(enc.encode("ab"));
-  assert.equal(d.digest(), digestOf(enc.encode("ab"), "sha512"));
-  assert.equal(d.digest(), digestOf(enc.encode("ab"), "sha512"));
-  d.update(enc.encode("c"));
-  assert.equal(d.digest(), digestOf(enc.encode("abc"), "sha512"));
-  assert.equal(d.size, 3);
+for (const name of ["libcrypto", "node"] as const) {
+  const on = async () => {
+    const b = name === "node" ? await nodeBackend() : libcryptoBackend();
+    assert.ok(b, `${name} backend unavailable`);
+    return b;
+  };
+
+  for (const alg of ["sha256", "sha512"]) {
+    Deno.test(`${name} ${alg}: sizes and random splits equal node:crypto`, async () => {
+      const b = await on();
+      for (const n of SIZES) {
+        const data = random(n);
+        const d = createDigesterOn(b, alg);
+        d.update(data);
+        assert.equal(d.digest(), nodeDigest(alg, data), `${n} bytes`);
+      }
+      const data = random((2 << 20) + 3);
+      for (let round = 0; round < 6; round++) {
+        const d = createDigesterOn(b, alg);
+        for (let off = 0; off < data.length;) {
+          const n = Math.min(data.length - off, Math.floor(Math.random() * (400 << 10)));
+          if (round % 2) await d.updateAsync(data.subarray(off, off + n));
+          else d.update(data.subarray(off, off + n));
+          off += n;
+        }
+        assert.equal(d.size, data.length);
+        assert.equal(d.digest(), nodeDigest(alg, data));
+      }
+    });
+  }
+
+  Deno.test(`${name}: digest() mid-stream, then hashing continues`, async () => {
+    const d = createDigesterOn(await on(), "sha512");
+    d.update(enc.encode("ab"));
+    assert.equal(d.digest(), nodeDigest("sha512", enc.encode("ab")));
+    assert.equal(d.digest(), nodeDigest("sha512", enc.encode("ab")));
+    await d.updateAsync(enc.encode("c"));
+    assert.equal(d.digest(), nodeDigest("sha512", enc.encode("abc")));
+    assert.equal(d.size, 3);
+  });
+
+  Deno.test(`${name}: interleaved updateAsync calls hash in call order`, async () => {
+    const parts = [random(1 << 20), random(3), random(200_000), random(0), random(2 << 20)];
+    const d = createDigesterOn(await on(), "sha256");
+    // Not awaited one by one: the digester queues them.
+    const pending = parts.map((p) => d.updateAsync(p));
+    assert.equal(d.size, parts.reduce((n, p) => n + p.length, 0));
+    await Promise.all(pending);
+    const whole = new Uint8Array(d.size);
+    let off = 0;
+    for (const p of parts) whole.set(p, (off += p.length) - p.length);
+    assert.equal(d.digest(), nodeDigest("sha256", whole));
+  });
+
+  Deno.test(`${name}: update and digest refuse to run while updateAsync is pending`, async () => {
+    const a = random(4 << 20);
+    const d = createDigesterOn(await on(), "sha256");
+    const pending = d.updateAsync(a);
+    assert.throws(() => d.update(new Uint8Array(1)), /pending; await it first/);
+    assert.throws(() => d.digest(), /pending; await it first/);
+    await pending;
+    assert.equal(d.digest(), nodeDigest("sha256", a));
+  });
+}
+
+Deno.test("two digesters hash concurrently without mixing", async () => {
+  const a = random(3 << 20);
+  const b = random(5 << 20);
+  const da = createDigester();
+  const db = createDigester();
+  await Promise.all([da.updateAsync(a), db.updateAsync(b), da.updateAsync(b)]);
+  const ab = new Uint8Array(a.length + b.length);
+  ab.set(a);
+  ab.set(b, a.length);
+  assert.equal(da.digest(), nodeDigest("sha256", ab));
+  assert.equal(db.digest(), nodeDigest("sha256", b));
+});
+
+Deno.test("a failed updateAsync leaves the digester refusing everything", async () => {
+  const broken: HashBackend = {
+    name: "node",
+    open: () => ({
+      update() {},
+      updateAsync: () => Promise.reject(new Error("boom")),
+      copy() {
+        throw new Error("unreachable");
+      },
+      final: () => new Uint8Array(32),
+    }),
+  };
+  const d = createDigesterOn(broken, "sha256");
+  const first = d.updateAsync(new Uint8Array(10));
+  const second = d.updateAsync(new Uint8Array(10));
+  await assert.rejects(first, /boom/);
+  await assert.rejects(second, /boom/);
+  await assert.rejects(d.updateAsync(new Uint8Array(1)), /boom/);
+  assert.throws(() => d.update(new Uint8Array(1)), /an updateAsync failed/);
+  assert.throws(() => d.digest(), /an updateAsync failed/);
 });
 
 Deno.test("createDigester refuses blake3 and unknown algorithms", () => {
   assert.throws(() => createDigester("blake3"), UnsupportedError);
   assert.throws(() => digestOf(new Uint8Array(), "md5"), UnsupportedError);
+});
+
+Deno.test("OCIBOX_HASH_BACKEND selects the backend; bad values fail clearly", async () => {
+  const script = new URL("./hash_backend.ts", import.meta.url).href;
+  const run = async (value: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const m = await import(${JSON.stringify(script)}); console.log(m.backend.name)`,
+      ],
+      env: { OCIBOX_HASH_BACKEND: value },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { ok: out.success, out: dec.decode(out.stdout).trim(), err: dec.decode(out.stderr) };
+  };
+  assert.deepEqual((await run("node")).out, "node");
+  assert.deepEqual((await run("libcrypto")).out, "libcrypto");
+  assert.deepEqual((await run("")).out, "libcrypto");
+  const bad = await run("blake");
+  assert.equal(bad.ok, false);
+  assert.match(bad.err, /OCIBOX_HASH_BACKEND=blake: expected node or libcrypto/);
 });

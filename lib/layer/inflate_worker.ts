@@ -6,7 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import zlib from "node:zlib";
-import { createHash, type Hash } from "node:crypto";
+import type { Digester } from "../digest/digester.ts";
 import type { InflateReply, InflateRequest } from "./offthread_inflate.ts";
 
 const BATCH = 1 << 20;
@@ -16,8 +16,7 @@ const spare: Uint8Array[] = [];
 
 interface Job {
   gz?: zlib.Gunzip | zlib.ZstdDecompress;
-  blob: Hash;
-  blobAlg: string;
+  blob: Digester;
   rawSize: number;
   batch: Uint8Array;
   fill: number;
@@ -71,22 +70,33 @@ function release(chunk: Uint8Array): void {
 function finish(): void {
   const j = job!;
   flush(j);
-  const blobDigest = `${j.blobAlg}:${j.blob.digest("hex")}`;
+  const blobDigest = j.blob.digest();
   if (j.error !== undefined) {
     post({ t: "error", message: j.error, blobDigest, blobSize: j.rawSize });
   } else post({ t: "done", blobDigest, blobSize: j.rawSize });
   job = undefined;
 }
 
+// The digester is imported only once the handler is set: its backend module may await
+// node:crypto's import, and messages that arrive before a handler exists are lost.
+let createDigester: typeof import("../digest/digester.ts").createDigester | undefined;
+const early: InflateRequest[] = [];
 self.onmessage = (e: MessageEvent<InflateRequest>) => {
-  const m = e.data;
+  if (createDigester) handle(e.data);
+  else early.push(e.data);
+};
+import("../digest/digester.ts").then((digester) => {
+  createDigester = digester.createDigester;
+  for (const m of early.splice(0)) handle(m);
+});
+
+function handle(m: InflateRequest): void {
   switch (m.t) {
     case "ping":
       return post({ t: "ready" });
     case "start": {
       const j: Job = {
-        blob: createHash(m.blobAlg),
-        blobAlg: m.blobAlg,
+        blob: createDigester!(m.blobAlg),
         rawSize: 0,
         batch: spare.pop() ?? new Uint8Array(BATCH),
         fill: 0,
@@ -164,4 +174,4 @@ self.onmessage = (e: MessageEvent<InflateRequest>) => {
       return;
     }
   }
-};
+}

@@ -1,0 +1,124 @@
+/**
+ * The native hashing under digester.ts: OpenSSL's libcrypto through FFI (ffi/libcrypto.ts) when
+ * it can be opened, else `node:crypto`. Importing `node:crypto` costs ~20 ms of start-up (most of
+ * it Deno's Node compatibility layer), so it is imported only when libcrypto is missing or FFI
+ * is not permitted. Only libcrypto hashes on a pool thread; node's `updateAsync` hashes at once.
+ *
+ * `OCIBOX_HASH_BACKEND` chooses by hand, for tests and debugging: `node` forces `node:crypto`,
+ * `libcrypto` requires libcrypto (module loading fails without it); unset or empty picks.
+ *
+ * This module has a top-level await (the fallback's import), so a worker must not import it
+ * statically before setting its message handler: messages arriving meanwhile would be lost.
+ *
+ * @example
+ * ```ts
+ * import { backend } from "./hash_backend.ts";
+ * const h = backend.open("sha256");
+ * h.update(new TextEncoder().encode("{}"));
+ * console.log(backend.name, h.final().toHex()); // "libcrypto" "44136fa3…"
+ * ```
+ * @module
+ */
+
+import type { Hash } from "node:crypto";
+import { libcryptoAvailable, openSha } from "../../ffi/libcrypto.ts";
+import { UnsupportedError, UsageError } from "../errors.ts";
+import type { HashAlgorithm } from "./digest.ts";
+
+/** A running hash. */
+export interface HashState {
+  update(bytes: Uint8Array): void;
+  /** Hashes off this thread where the backend can; leave `bytes` alone until it resolves. */
+  updateAsync(bytes: Uint8Array): Promise<void>;
+  /** An independent state continuing from this one's current point. */
+  copy(): HashState;
+  /** The raw digest; the state is finished. */
+  final(): Uint8Array;
+}
+
+/** Where hashes are computed. */
+export interface HashBackend {
+  readonly name: "libcrypto" | "node";
+  /** A fresh running hash. */
+  open(algorithm: HashAlgorithm): HashState;
+}
+
+const ENV = "OCIBOX_HASH_BACKEND";
+
+/**
+ * The libcrypto backend, or null when libcrypto cannot be opened.
+ *
+ * @example
+ * ```ts
+ * const fast = libcryptoBackend(); // null without libcrypto or --allow-ffi
+ * ```
+ */
+export function libcryptoBackend(): HashBackend | null {
+  if (!libcryptoAvailable()) return null;
+  return {
+    name: "libcrypto",
+    open(algorithm) {
+      const state = openSha(algorithm);
+      if (state === null) {
+        throw new UnsupportedError(
+          `the system's libcrypto cannot compute ${algorithm} (set ${ENV}=node to use node:crypto)`,
+        );
+      }
+      return state;
+    },
+  };
+}
+
+/**
+ * The `node:crypto` backend (imported on this call).
+ *
+ * @example
+ * ```ts
+ * const node = await nodeBackend();
+ * node.open("sha512").final().length; // 64
+ * ```
+ */
+export async function nodeBackend(): Promise<HashBackend> {
+  const { createHash } = await import("node:crypto");
+  const wrap = (h: Hash): HashState => ({
+    update(bytes) {
+      h.update(bytes);
+    },
+    updateAsync(bytes) {
+      try {
+        h.update(bytes);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    copy: () => wrap(h.copy()),
+    final: () => h.digest(),
+  });
+  return { name: "node", open: (algorithm) => wrap(createHash(algorithm)) };
+}
+
+function chosen(): string {
+  // Asked first: reading an unpermitted variable would prompt on a terminal.
+  const allowed = Deno.permissions.querySync({ name: "env", variable: ENV }).state === "granted";
+  return (allowed ? Deno.env.get(ENV) : undefined) ?? "";
+}
+
+async function pick(): Promise<HashBackend> {
+  const choice = chosen();
+  if (choice === "node") return await nodeBackend();
+  if (choice !== "" && choice !== "libcrypto") {
+    throw new UsageError(`${ENV}=${choice}: expected node or libcrypto`);
+  }
+  const fast = libcryptoBackend();
+  if (fast) return fast;
+  if (choice === "libcrypto") {
+    throw new UnsupportedError(
+      `${ENV}=libcrypto, but libcrypto.so.3 cannot be opened (not installed, or no --allow-ffi)`,
+    );
+  }
+  return await nodeBackend();
+}
+
+/** The backend this process uses. */
+export const backend: HashBackend = await pick();
