@@ -8,6 +8,7 @@
  */
 import { parseDigest } from "../digest/digest.ts";
 import { createDigester, digestOf } from "../digest/digester.ts";
+import { releaseChunk } from "../io/slab_pool.ts";
 import {
   DigestMismatchError,
   InvalidImageError,
@@ -538,8 +539,11 @@ function resumableBody(
         if (skip > 0) {
           const drop = Math.min(skip, chunk.length);
           skip -= drop;
+          if (drop === chunk.length) {
+            releaseChunk(chunk);
+            continue;
+          }
           chunk = chunk.subarray(drop);
-          if (chunk.length === 0) continue;
         }
         received += chunk.length;
         controller.enqueue(chunk);

@@ -31,6 +31,7 @@ import {
   tokenPostRequest,
 } from "./auth/token.ts";
 import { defaultCertDir } from "./http/cert_dir.ts";
+import { Deadline } from "./http/deadline.ts";
 import { defaultTransport } from "./http/default_transport.ts";
 import { DEFAULT_RETRY, withRetry } from "./http/retry.ts";
 import type {
@@ -663,26 +664,23 @@ export class RegistrySession {
 
   async #sendOnce(request: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> {
     if (signal?.aborted) throw new AbortedError();
-    const timeout = new AbortController();
     const extra = request.body instanceof Uint8Array
       ? request.body.length / SLOWEST_UPLOAD_BYTES_PER_MS
       : 0;
-    let timer = setTimeout(() => timeout.abort(), this.#timeoutMs + extra);
+    const deadline = new Deadline(this.#timeoutMs + extra);
     // Once the headers are in, the body may still be read; it must not re-arm the clock.
     let waiting = true;
     const restart = () => {
-      if (!waiting) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
+      if (waiting) deadline.extend(this.#timeoutMs);
     };
     const body = request.body instanceof ReadableStream
       ? touching(request.body, restart)
       : request.body;
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
       return await this.#transport.send({ ...request, body }, combined);
     } catch (e) {
-      if (timeout.signal.aborted && !signal?.aborted) {
+      if (deadline.signal.aborted && !signal?.aborted) {
         throw new NetworkError(
           "timeout",
           request.url.href,
@@ -693,7 +691,7 @@ export class RegistrySession {
       throw e;
     } finally {
       waiting = false;
-      clearTimeout(timer);
+      deadline.clear();
     }
   }
 }

@@ -8,8 +8,11 @@ import { parseDigest } from "../digest/digest.ts";
 import { createDigester } from "../digest/digester.ts";
 import { DigestMismatchError, SizeMismatchError, throwIfAborted } from "../errors.ts";
 import { AtomicFile } from "../io/atomic_file.ts";
+import { releaseChunk } from "../io/slab_pool.ts";
 
 const WRITE_BATCH = 1 << 20;
+/** Pieces this large are written as they are; smaller ones are gathered into a batch. */
+const DIRECT_BYTES = 128 * 1024;
 
 /** A blob's digest, size and (when known) media type. */
 export interface StoredBlob {
@@ -37,8 +40,9 @@ export async function storeBlob(
   const what = `blob ${info.digest ?? "(new)"}`;
   const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
   const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
-  // Network streams arrive in small pieces: write and hash them in batches of about 1 MiB
-  // (one hash call per batch, not per piece), hashing each batch while the write of it runs.
+  // Small pieces (fetch gives 64 KiB, some servers less) are written and hashed in batches of
+  // about 1 MiB, one hash call per batch; large ones go as they are, without a copy. Each is
+  // hashed while its write runs, and handed back to the slab pool once both are done.
   // The hash stays on this thread on purpose: the write already runs on Deno's blocking pool,
   // and hashing there too (updateAsync) measured up to 30% slower on 2 cores.
   const batch = new Uint8Array(WRITE_BATCH);
@@ -56,16 +60,17 @@ export async function storeBlob(
       if (info.size !== undefined && received > info.size) {
         throw new SizeMismatchError(what, info.size, received);
       }
-      if (fill + chunk.length > WRITE_BATCH || chunk.length >= WRITE_BATCH) {
+      if (fill + chunk.length > WRITE_BATCH || chunk.length >= DIRECT_BYTES) {
         if (fill) await flush(batch.subarray(0, fill));
         fill = 0;
       }
-      if (chunk.length >= WRITE_BATCH) {
+      if (chunk.length >= DIRECT_BYTES) {
         await flush(chunk);
       } else {
         batch.set(chunk, fill);
         fill += chunk.length;
       }
+      releaseChunk(chunk);
     }
     if (fill) await flush(batch.subarray(0, fill));
     if (info.size !== undefined && received !== info.size) {

@@ -32,6 +32,7 @@ import {
   parseResponseHead,
   type ResponseHead,
 } from "./h1_message.ts";
+import { lendChunk, sealSlab, takeSlab } from "../../io/slab_pool.ts";
 import { toNetworkError } from "./network_error.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./types.ts";
 
@@ -43,7 +44,6 @@ export interface H1TransportOptions {
   clientCert?: { cert: string; key: string };
 }
 
-const SLAB_BYTES = 1 << 20;
 const MIN_READ_BYTES = 64 * 1024;
 const MAX_IDLE_PER_ORIGIN = 8;
 const enc = new TextEncoder();
@@ -56,7 +56,7 @@ class NoResponseError extends Error {
 /** One connection and its read buffer. */
 class H1Connection {
   readonly #conn: Deno.Conn;
-  #slab = new Uint8Array(0);
+  #slab: Uint8Array = new Uint8Array(0);
   #used = 0;
   #unread?: Uint8Array;
   #closed = false;
@@ -71,7 +71,7 @@ class H1Connection {
 
   /**
    * The next bytes from the peer, or null at end of stream. Each read fills a fresh part of
-   * a slab, so earlier views stay valid for whoever holds them.
+   * a slab (lib/io/slab_pool.ts), so earlier views stay valid for whoever holds them.
    */
   async read(): Promise<Uint8Array | null> {
     const pending = this.#unread;
@@ -80,7 +80,8 @@ class H1Connection {
       return pending;
     }
     if (this.#slab.length - this.#used < MIN_READ_BYTES) {
-      this.#slab = new Uint8Array(SLAB_BYTES);
+      sealSlab(this.#slab);
+      this.#slab = takeSlab();
       this.#used = 0;
     }
     const view = this.#slab.subarray(this.#used);
@@ -107,6 +108,7 @@ class H1Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    sealSlab(this.#slab);
     try {
       this.#conn.close();
     } catch { /* already closed by the peer or by an abort */ }
@@ -374,7 +376,16 @@ export function h1Transport(options: H1TransportOptions = {}): HttpTransport {
   };
 }
 
-/** The response body: bytes until the framing says the message ends. */
+/** `chunk`, recorded as lent: a consumer may hand it back with releaseChunk for reuse. */
+function lent(chunk: Uint8Array): Uint8Array {
+  lendChunk(chunk);
+  return chunk;
+}
+
+/**
+ * The response body: bytes until the framing says the message ends. Its chunks are views of
+ * pooled slabs: a consumer done with one may give it back with `releaseChunk`.
+ */
 function bodyStream(
   conn: H1Connection,
   framing: Exclude<BodyFraming, { kind: "none" }>,
@@ -415,7 +426,7 @@ function bodyStream(
           }
           if (decoder) {
             const out = decoder.push(bytes);
-            for (const piece of out.data) controller.enqueue(piece);
+            for (const piece of out.data) controller.enqueue(lent(piece));
             if (out.done) {
               conn.unread(out.rest);
               finish(true);
@@ -427,14 +438,14 @@ function bodyStream(
           }
           if (bytes.length >= remaining) {
             conn.unread(bytes.subarray(remaining));
-            controller.enqueue(bytes.subarray(0, remaining));
+            controller.enqueue(lent(bytes.subarray(0, remaining)));
             remaining = 0;
             finish(true);
             controller.close();
             return;
           }
           remaining -= bytes.length;
-          controller.enqueue(bytes);
+          controller.enqueue(lent(bytes));
           return;
         }
       } catch (e) {
