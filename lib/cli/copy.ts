@@ -5,7 +5,7 @@
 import { UsageError } from "../errors.ts";
 import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
 import { copyImage } from "../transport/copy.ts";
-import { openDestination, openSource } from "../transport/open.ts";
+import { openDestination, openSource, preloadTransport } from "../transport/open.ts";
 import { parseTransportRef } from "../transport/transport_ref.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
@@ -66,11 +66,15 @@ export async function run(args: string[]): Promise<number> {
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) {
     throw new UsageError(`--jobs must be a positive whole number, not ${values.jobs}`);
   }
+  preloadTransport(from);
+  preloadTransport(to);
   const srcOptions = registryOptions(values, "src-", values.authfile);
   const dstOptions = registryOptions(values, "dest-", values.authfile);
   const reporter = await reporterFor(values.quiet);
   return await withInterrupt(async (signal) => {
     const src = await openSource(from, srcOptions);
+    // A registry source starts its handshake while the destination is being opened.
+    src.prepare?.(signal);
     reporter.info("Getting image source signatures");
     try {
       const dst = await openDestination(to, dstOptions);

@@ -6,8 +6,7 @@
 
 import { OciboxError } from "../errors.ts";
 import { concatBytes } from "./bytes.ts";
-
-const CHUNK = 1 << 20;
+import { lendChunk, sealSlab, SLAB_BYTES, takeSlab } from "./slab_pool.ts";
 
 /**
  * A stream of the bytes of `path` from `offset`, `length` bytes long (to the end when omitted).
@@ -47,15 +46,19 @@ export async function fileStream(
         finish();
         return controller.close();
       }
-      const buf = new Uint8Array(Math.min(CHUNK, left));
+      // Read into a pooled slab: a consumer done with a chunk may hand it back for reuse.
+      const slab = takeSlab();
+      const buf = slab.subarray(0, Math.min(SLAB_BYTES, left));
       let n: number | null;
       try {
         n = await file.read(buf);
       } catch (e) {
+        sealSlab(slab);
         finish();
         throw e;
       }
       if (n === null || n === 0) {
+        sealSlab(slab);
         finish();
         if (left !== Infinity) {
           const e = new OciboxError("FILE_TRUNCATED", `${path}: file ended ${left} bytes early`);
@@ -64,7 +67,10 @@ export async function fileStream(
         return controller.close();
       }
       left -= n;
-      controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+      const chunk = buf.subarray(0, n);
+      lendChunk(chunk);
+      sealSlab(slab);
+      controller.enqueue(chunk);
     },
     cancel() {
       finish();

@@ -285,8 +285,12 @@ export class RepositoryClient {
           },
         }),
       );
+      // With the size known it goes as Content-Length, not chunked (no framing per piece).
       const res = await this.session.request("PATCH", location, {
-        headers: { "Content-Type": "application/octet-stream" },
+        headers: {
+          "Content-Type": "application/octet-stream",
+          ...(info.size !== undefined ? { "Content-Length": String(info.size) } : {}),
+        },
         body: counted,
         scope: this.scope(true),
         signal,

@@ -67,6 +67,10 @@ export class RegistrySource implements ImageSource {
     return this.client.session.host;
   }
 
+  prepare(signal?: AbortSignal): void {
+    this.client.session.ping(signal).catch(() => {});
+  }
+
   async getManifest(digest?: string, options: IoOptions = {}): Promise<RawManifest> {
     const ref = digest ?? this.reference.digest ?? this.reference.tag ?? "latest";
     const m = await this.client.getManifest(ref, options.signal);

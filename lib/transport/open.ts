@@ -14,6 +14,23 @@ export interface OpenOptions {
   registry?: RegistryOptions;
 }
 
+const MODULES: Record<TransportRef["transport"], () => Promise<unknown>> = {
+  "oci": () => Promise.all([import("./oci_layout.ts"), import("./layout_files.ts")]),
+  "oci-archive": () => import("./oci_archive.ts"),
+  "docker-archive": () => import("./docker_archive.ts"),
+  "dir": () => import("./dir.ts"),
+  "docker": () => import("./docker_registry.ts"),
+};
+
+/**
+ * Starts loading the modules `ref`'s transport needs, so that a command touching two
+ * transports loads them side by side (module loading waits on file reads). Failures are left
+ * to the open that follows.
+ */
+export function preloadTransport(ref: TransportRef): void {
+  MODULES[ref.transport]().catch(() => {});
+}
+
 /** Opens `location` (e.g. `oci:/tmp/layout:v1`) for reading. */
 export async function openSource(
   location: string | TransportRef,

@@ -42,6 +42,11 @@ export interface ImageSource {
   readonly dockerName?: string;
   /** Tags reported as RepoTags by `inspect`: the repository's tags for registries, else empty. */
   repoTags(): Promise<string[]>;
+  /**
+   * Starts, in the background, what the first read will need (a registry's ping and token), so
+   * it overlaps other set-up; failures surface at that read.
+   */
+  prepare?(signal?: AbortSignal): void;
   /** Releases files and temporary state. */
   close(): Promise<void>;
 }

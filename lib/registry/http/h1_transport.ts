@@ -32,7 +32,7 @@ import {
   parseResponseHead,
   type ResponseHead,
 } from "./h1_message.ts";
-import { lendChunk, sealSlab, takeSlab } from "../../io/slab_pool.ts";
+import { lendChunk, releaseChunk, sealSlab, takeSlab } from "../../io/slab_pool.ts";
 import { toNetworkError } from "./network_error.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./types.ts";
 
@@ -223,6 +223,8 @@ async function writeBody(
       } else {
         await conn.write(value);
       }
+      // Sent: this transport was the last to hold the piece.
+      releaseChunk(value);
     }
     if (declared !== undefined && sent !== declared) {
       throw new BodySourceError(`request body ended after ${sent} of its ${declared} bytes`);
