@@ -17,7 +17,7 @@ import { fileStream } from "../io/file_stream.ts";
 import { type Compression, decompress, detectCompression } from "../layer/compression.ts";
 import { makeEntry } from "../layer/tar/entry.ts";
 import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../layer/tar/writer.ts";
-import { TarFiles } from "./layout_files.ts";
+import { TarFiles } from "./tar_files.ts";
 import { removeTree } from "./staging.ts";
 
 /** A tar archive opened for reading, with what must be released when done. */

@@ -1,13 +1,13 @@
 /**
  * Read access to the files of an image stored as a directory or inside a tar archive, so the
  * same OCI-layout and docker-archive readers serve `oci:`/`oci-archive:` and plain or tarred
- * docker saves. Tar archives are indexed once (headers only) and read in place, never extracted.
+ * docker saves. This module has the interface and the directory case; tar archives are in
+ * tar_files.ts, so reading a directory never loads the tar code.
  * @module
  */
 import { NotFoundError, UnsafePathError } from "../errors.ts";
 import { fileStream, readAllBytes } from "../io/file_stream.ts";
-import { cleanEntryPath, splitPath } from "../layer/entry_path.ts";
-import { scanTarFile, type TarIndexEntry } from "../layer/tar/reader.ts";
+import { cleanEntryPath } from "../layer/entry_path.ts";
 import { isFile } from "../io/bytes.ts";
 
 /** Read-only access to named files of a stored image. */
@@ -26,7 +26,8 @@ export interface LayoutFiles {
   list(): Promise<string[]>;
 }
 
-function missing(location: string, rel: string): NotFoundError {
+/** The error for a file that is not there. */
+export function missing(location: string, rel: string): NotFoundError {
   return new NotFoundError(`${location}: ${rel} does not exist`);
 }
 
@@ -78,76 +79,5 @@ export class DirFiles implements LayoutFiles {
     };
     await walk("");
     return out.sort();
-  }
-}
-
-const MAX_LINK_HOPS = 16;
-
-/** Files inside an uncompressed tar archive, read in place through an index of its members. */
-export class TarFiles implements LayoutFiles {
-  private constructor(
-    readonly location: string,
-    readonly members: Map<string, TarIndexEntry>,
-  ) {}
-
-  /** Indexes the archive at `path`. */
-  static async open(path: string): Promise<TarFiles> {
-    let entries: TarIndexEntry[];
-    try {
-      using file = await Deno.open(path, { read: true });
-      entries = await scanTarFile(file);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`${path} does not exist`);
-      throw e;
-    }
-    const members = new Map<string, TarIndexEntry>();
-    for (const m of entries) {
-      // Later members win, as when extracting.
-      members.set(cleanEntryPath(m.entry.name), m);
-    }
-    return new TarFiles(path, members);
-  }
-
-  /** The regular-file member `rel` names, following symlinks and hardlinks inside the archive. */
-  #member(rel: string): TarIndexEntry | undefined {
-    let path = cleanEntryPath(rel);
-    for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
-      const m = this.members.get(path);
-      if (!m) return undefined;
-      const e = m.entry;
-      if (e.type === "file") return m;
-      if (e.type === "hardlink") path = cleanEntryPath(e.linkname);
-      else if (e.type === "symlink") {
-        const [dir] = splitPath(path);
-        path = cleanEntryPath(e.linkname.startsWith("/") ? e.linkname : `${dir}/${e.linkname}`);
-      } else return undefined;
-    }
-    return undefined;
-  }
-
-  exists(rel: string): Promise<boolean> {
-    return Promise.resolve(this.#member(rel) !== undefined);
-  }
-
-  size(rel: string): Promise<number> {
-    const m = this.#member(rel);
-    if (!m) return Promise.reject(missing(this.location, rel));
-    return Promise.resolve(m.entry.size);
-  }
-
-  async read(rel: string, limit?: number): Promise<Uint8Array> {
-    return readAllBytes(await this.stream(rel), limit);
-  }
-
-  stream(rel: string): Promise<ReadableStream<Uint8Array>> {
-    const m = this.#member(rel);
-    if (!m) return Promise.reject(missing(this.location, rel));
-    return fileStream(this.location, { offset: m.dataOffset, length: m.entry.size });
-  }
-
-  list(): Promise<string[]> {
-    return Promise.resolve(
-      [...this.members.keys()].filter((k) => this.#member(k) !== undefined).sort(),
-    );
   }
 }
