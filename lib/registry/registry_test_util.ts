@@ -11,6 +11,9 @@ import {
   makeClientCert,
   makeServerCert,
 } from "../../tests/support/certs.ts";
+import { rejects, strictEqual } from "node:assert/strict";
+import { NetworkError } from "../errors.ts";
+import type { HttpRequest, HttpTransport } from "./http/types.ts";
 
 /** A running test server. */
 export interface TestServer {
@@ -115,4 +118,132 @@ export async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
   const bytes = new TextEncoder().encode(text);
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** A GET request for a transport. */
+export function getRequest(url: string | URL, headers: HeadersInit = {}): HttpRequest {
+  return { method: "GET", url: new URL(url), headers: new Headers(headers) };
+}
+
+/** A response body as text ("" for none). */
+export async function bodyText(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  return body ? await new Response(body).text() : "";
+}
+
+/**
+ * openssl's test server on 127.0.0.1, answering over TLS with the test PKI's server certificate
+ * and insisting on a client certificate issued by the test CA (`-www`: a page describing the
+ * session). Resolves once it accepts connections.
+ */
+export async function startMutualTlsServer(
+  pki: TestPki,
+): Promise<{ url: URL; stop(): Promise<void> }> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-cert",
+      pki.server.certPath,
+      "-key",
+      pki.server.keyPath,
+      "-CAfile",
+      pki.ca.certPath,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-www",
+      "-quiet",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 50; i++) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url: new URL(`https://127.0.0.1:${port}/`),
+    async stop() {
+      server.kill();
+      await server.status;
+    },
+  };
+}
+
+/** Asserts that `t` reports a refused connection as a NetworkError of kind "connect". */
+export async function assertRefusedIsTyped(t: HttpTransport): Promise<void> {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  await rejects(
+    t.send(getRequest(`http://127.0.0.1:${port}/`)),
+    (e) => e instanceof NetworkError && e.kind === "connect" && /refused/i.test(e.message),
+  );
+}
+
+/**
+ * The TLS contract of a transport against a server with the test PKI's certificate: `plain`
+ * (default roots) refuses it as a TLS error whose message matches `unknownIssuer`; `trusting`
+ * (the test CA added) reads it by IP and by name, and sends a sized stream to it.
+ */
+export async function assertTlsTrust(
+  plain: HttpTransport,
+  trusting: HttpTransport,
+  unknownIssuer: RegExp,
+): Promise<void> {
+  const pki = await testPki();
+  const srv = serve(() => new Response("secret"), {
+    cert: pki.server.certPem,
+    key: pki.server.keyPem,
+  });
+  try {
+    await rejects(
+      plain.send(getRequest(srv.url)),
+      (e) => e instanceof NetworkError && e.kind === "tls" && unknownIssuer.test(e.message),
+    );
+    for (const host of ["127.0.0.1", "localhost"]) {
+      const res = await trusting.send(getRequest(`https://${host}:${srv.port}/`));
+      strictEqual(await bodyText(res.body), "secret");
+    }
+    const res = await trusting.send({
+      method: "PUT",
+      url: srv.url,
+      headers: new Headers({ "content-length": "3" }),
+      body: new Blob(["abc"]).stream(),
+    });
+    strictEqual(await bodyText(res.body), "secret");
+  } finally {
+    await srv.close();
+  }
+}
+
+/** How one request body arrived: its length and framing headers. */
+export interface BodyFraming {
+  length: number;
+  te: string | null;
+  cl: string | null;
+}
+
+/** A server answering 201 to everything, recording how each request body was framed. */
+export function framingRecorder(): { server: TestServer; got: BodyFraming[] } {
+  const got: BodyFraming[] = [];
+  const server = serve(async (req) => {
+    const b = new Uint8Array(await req.arrayBuffer());
+    got.push({
+      length: b.length,
+      te: req.headers.get("transfer-encoding"),
+      cl: req.headers.get("content-length"),
+    });
+    return new Response(null, { status: 201 });
+  });
+  return { server, got };
 }

@@ -1,16 +1,19 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AbortedError, NetworkError, UnsupportedError } from "../../errors.ts";
-import { listenTcp, readRequestHead, serve, testPki, writeAll } from "../registry_test_util.ts";
+import {
+  assertRefusedIsTyped,
+  assertTlsTrust,
+  bodyText,
+  framingRecorder,
+  getRequest,
+  listenTcp,
+  readRequestHead,
+  serve,
+  startMutualTlsServer,
+  testPki,
+  writeAll,
+} from "../registry_test_util.ts";
 import { fetchTransport } from "./fetch_transport.ts";
-import type { HttpRequest } from "./types.ts";
-
-function get(url: string | URL, headers: HeadersInit = {}): HttpRequest {
-  return { method: "GET", url: new URL(url), headers: new Headers(headers) };
-}
-
-async function text(body: ReadableStream<Uint8Array> | null): Promise<string> {
-  return body ? await new Response(body).text() : "";
-}
 
 Deno.test("fetchTransport: streams a response, leaves redirects, asks for identity encoding", async () => {
   const seen: Record<string, string | null> = {};
@@ -30,18 +33,20 @@ Deno.test("fetchTransport: streams a response, leaves redirects, asks for identi
   });
   const t = fetchTransport();
   try {
-    const res = await t.send(get(new URL("/blob", srv.url)));
+    const res = await t.send(getRequest(new URL("/blob", srv.url)));
     strictEqual(res.status, 200);
     strictEqual(res.headers.get("x-a"), "1");
     const bytes = new Uint8Array(await new Response(res.body).arrayBuffer());
     strictEqual(bytes.length, 4000);
     strictEqual(bytes[3999], 68);
     strictEqual(seen["/blob"], "identity");
-    const moved = await t.send(get(new URL("/moved", srv.url)));
+    const moved = await t.send(getRequest(new URL("/moved", srv.url)));
     strictEqual(moved.status, 307);
     strictEqual(moved.headers.get("location"), "https://elsewhere/x");
     await moved.body?.cancel();
-    const chosen = await t.send(get(new URL("/blob", srv.url), { "accept-encoding": "gzip" }));
+    const chosen = await t.send(
+      getRequest(new URL("/blob", srv.url), { "accept-encoding": "gzip" }),
+    );
     await chosen.body?.cancel();
     strictEqual(seen["/blob"], "gzip");
   } finally {
@@ -51,16 +56,7 @@ Deno.test("fetchTransport: streams a response, leaves redirects, asks for identi
 });
 
 Deno.test("fetchTransport: stream bodies go out chunked, or with Content-Length when given", async () => {
-  const got: { length: number; te: string | null; cl: string | null }[] = [];
-  const srv = serve(async (req) => {
-    const b = new Uint8Array(await req.arrayBuffer());
-    got.push({
-      length: b.length,
-      te: req.headers.get("transfer-encoding"),
-      cl: req.headers.get("content-length"),
-    });
-    return new Response(null, { status: 201 });
-  });
+  const { server: srv, got } = framingRecorder();
   const t = fetchTransport();
   const stream = () =>
     new ReadableStream<Uint8Array>({
@@ -102,18 +98,12 @@ Deno.test("fetchTransport: refused, cut-short and aborted requests are typed", a
   });
   const t = fetchTransport();
   try {
-    const res = await t.send(get(`http://127.0.0.1:${tcp.port}/short`));
-    await rejects(text(res.body), (e) => e instanceof NetworkError && e.kind === "reset");
+    const res = await t.send(getRequest(`http://127.0.0.1:${tcp.port}/short`));
+    await rejects(bodyText(res.body), (e) => e instanceof NetworkError && e.kind === "reset");
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
-    await rejects(t.send(get(`http://127.0.0.1:${tcp.port}/hang`), ac.signal), AbortedError);
-    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (closed.addr as Deno.NetAddr).port;
-    closed.close();
-    await rejects(
-      t.send(get(`http://127.0.0.1:${port}/`)),
-      (e) => e instanceof NetworkError && e.kind === "connect" && /refused/i.test(e.message),
-    );
+    await rejects(t.send(getRequest(`http://127.0.0.1:${tcp.port}/hang`), ac.signal), AbortedError);
+    await assertRefusedIsTyped(t);
   } finally {
     t.close();
     tcp.close();
@@ -122,35 +112,14 @@ Deno.test("fetchTransport: refused, cut-short and aborted requests are typed", a
 
 Deno.test("fetchTransport: trusts the CA of certDir, refuses unknown issuers as TLS errors", async () => {
   const pki = await testPki();
-  const srv = serve(() => new Response("secret"), {
-    cert: pki.server.certPem,
-    key: pki.server.keyPem,
-  });
   const plain = fetchTransport();
+  // The node path for sized streams trusts the same CA.
   const trusting = fetchTransport({ certDir: pki.caOnlyDir });
   try {
-    await rejects(
-      plain.send(get(srv.url)),
-      (e) =>
-        e instanceof NetworkError && e.kind === "tls" && /UnknownIssuer/.test(e.message) &&
-        /--cert-dir/.test(e.message),
-    );
-    for (const host of ["127.0.0.1", "localhost"]) {
-      const res = await trusting.send(get(`https://${host}:${srv.port}/`));
-      strictEqual(await text(res.body), "secret");
-    }
-    // The node path for sized streams trusts the same CA.
-    const res = await trusting.send({
-      method: "PUT",
-      url: srv.url,
-      headers: new Headers({ "content-length": "3" }),
-      body: new Blob(["abc"]).stream(),
-    });
-    strictEqual(await text(res.body), "secret");
+    await assertTlsTrust(plain, trusting, /UnknownIssuer[^]*--cert-dir/);
   } finally {
     plain.close();
     trusting.close();
-    await srv.close();
   }
 });
 
@@ -165,54 +134,21 @@ Deno.test("fetchTransport: refuses verify=false (fetch cannot skip verification)
 
 Deno.test("fetchTransport: presents the client certificate of certDir (mutual TLS)", async () => {
   const pki = await testPki();
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  // openssl's test server insists on a client certificate signed by the CA.
-  const server = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      pki.server.certPath,
-      "-key",
-      pki.server.keyPath,
-      "-CAfile",
-      pki.ca.certPath,
-      "-Verify",
-      "1",
-      "-verify_return_error",
-      "-www",
-      "-quiet",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const server = await startMutualTlsServer(pki);
   const withClient = fetchTransport({ certDir: pki.certDir });
   const caOnly = fetchTransport({ certDir: pki.caOnlyDir });
   try {
-    const url = new URL(`https://127.0.0.1:${port}/`);
-    for (let i = 0; i < 50; i++) {
-      try {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port });
-        c.close();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    const res = await withClient.send(get(url));
+    const url = server.url;
+    const res = await withClient.send(getRequest(url));
     strictEqual(res.status, 200);
-    ok(/client certificate/i.test(await text(res.body)));
+    ok(/client certificate/i.test(await bodyText(res.body)));
     await rejects(
-      caOnly.send(get(url)),
+      caOnly.send(getRequest(url)),
       (e) => e instanceof NetworkError && e.kind === "tls" && /NAME\.cert/.test(e.message),
     );
   } finally {
     withClient.close();
     caOnly.close();
-    server.kill();
-    await server.status;
+    await server.stop();
   }
 });

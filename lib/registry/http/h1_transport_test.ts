@@ -1,16 +1,20 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { AbortedError, NetworkError } from "../../errors.ts";
-import { listenTcp, readRequestHead, serve, testPki, writeAll } from "../registry_test_util.ts";
+import {
+  assertRefusedIsTyped,
+  assertTlsTrust,
+  bodyText,
+  framingRecorder,
+  getRequest,
+  listenTcp,
+  readRequestHead,
+  serve,
+  startMutualTlsServer,
+  testPki,
+  writeAll,
+} from "../registry_test_util.ts";
 import { h1Transport } from "./h1_transport.ts";
 import type { HttpRequest } from "./types.ts";
-
-function get(url: string | URL, headers: HeadersInit = {}): HttpRequest {
-  return { method: "GET", url: new URL(url), headers: new Headers(headers) };
-}
-
-async function text(body: ReadableStream<Uint8Array> | null): Promise<string> {
-  return body ? await new Response(body).text() : "";
-}
 
 /** A raw server answering each request of each connection with `answer(head, index)`. */
 function rawServer(answer: (head: string, conn: number, req: number) => string | null) {
@@ -46,14 +50,14 @@ Deno.test("h1Transport: streams a body, leaves redirects, keeps connections aliv
   const t = h1Transport();
   try {
     for (let i = 0; i < 3; i++) {
-      const res = await t.send(get(new URL("/blob", srv.url)));
+      const res = await t.send(getRequest(new URL("/blob", srv.url)));
       strictEqual(res.status, 200);
       strictEqual(res.headers.get("x-a"), "1");
       const bytes = new Uint8Array(await new Response(res.body).arrayBuffer());
       strictEqual(bytes.length, 400_000);
       strictEqual(bytes[399_999], 68);
     }
-    const moved = await t.send(get(new URL("/moved", srv.url)));
+    const moved = await t.send(getRequest(new URL("/moved", srv.url)));
     strictEqual(moved.status, 307);
     strictEqual(moved.headers.get("location"), "https://elsewhere/x");
     await moved.body?.cancel();
@@ -65,16 +69,7 @@ Deno.test("h1Transport: streams a body, leaves redirects, keeps connections aliv
 });
 
 Deno.test("h1Transport: request bodies: bytes with their length, streams sized or chunked", async () => {
-  const got: { length: number; te: string | null; cl: string | null }[] = [];
-  const srv = serve(async (req) => {
-    const b = new Uint8Array(await req.arrayBuffer());
-    got.push({
-      length: b.length,
-      te: req.headers.get("transfer-encoding"),
-      cl: req.headers.get("content-length"),
-    });
-    return new Response(null, { status: 201 });
-  });
+  const { server: srv, got } = framingRecorder();
   const t = h1Transport();
   const stream = (n: number) => new Blob([new Uint8Array(n).fill(7)]).stream();
   try {
@@ -139,7 +134,7 @@ Deno.test("h1Transport: chunked and close-delimited answers, HEAD, 204 and 100 C
   const t = h1Transport();
   const url = (p: string) => `http://127.0.0.1:${tcp.port}${p}`;
   try {
-    strictEqual(await text((await t.send(get(url("/chunked")))).body), "abcdefg");
+    strictEqual(await bodyText((await t.send(getRequest(url("/chunked")))).body), "abcdefg");
     const head = await t.send({
       method: "HEAD",
       url: new URL(url("/head")),
@@ -147,8 +142,8 @@ Deno.test("h1Transport: chunked and close-delimited answers, HEAD, 204 and 100 C
     });
     strictEqual(head.headers.get("content-length"), "1000");
     strictEqual(head.body, null);
-    strictEqual((await t.send(get(url("/none")))).body, null);
-    strictEqual(await text((await t.send(get(url("/continue")))).body), "ok");
+    strictEqual((await t.send(getRequest(url("/none")))).body, null);
+    strictEqual(await bodyText((await t.send(getRequest(url("/continue")))).body), "ok");
   } finally {
     t.close();
     tcp.close();
@@ -160,8 +155,8 @@ Deno.test("h1Transport: chunked and close-delimited answers, HEAD, 204 and 100 C
   });
   const t2 = h1Transport();
   try {
-    const res = await t2.send(get(`http://127.0.0.1:${closing.port}/`));
-    strictEqual(await text(res.body), "until the end");
+    const res = await t2.send(getRequest(`http://127.0.0.1:${closing.port}/`));
+    strictEqual(await bodyText(res.body), "until the end");
   } finally {
     t2.close();
     closing.close();
@@ -180,8 +175,8 @@ Deno.test("h1Transport: a kept-alive connection the server closed is replaced on
   const t = h1Transport();
   try {
     for (let i = 0; i < 3; i++) {
-      const res = await t.send(get(`http://127.0.0.1:${tcp.port}/`));
-      strictEqual(await text(res.body), "hi");
+      const res = await t.send(getRequest(`http://127.0.0.1:${tcp.port}/`));
+      strictEqual(await bodyText(res.body), "hi");
       await new Promise((r) => setTimeout(r, 20));
     }
     strictEqual(connections, 3);
@@ -210,7 +205,7 @@ Deno.test("h1Transport: an answer that comes before the upload is sent is return
       body: big,
     });
     strictEqual(res.status, 401);
-    strictEqual(await text(res.body), "deny");
+    strictEqual(await bodyText(res.body), "deny");
   } finally {
     t.close();
     tcp.close();
@@ -233,29 +228,23 @@ Deno.test("h1Transport: refused, cut-short, malformed and aborted requests are t
   });
   const t = h1Transport();
   try {
-    const res = await t.send(get(`http://127.0.0.1:${tcp.port}/short`));
+    const res = await t.send(getRequest(`http://127.0.0.1:${tcp.port}/short`));
     await rejects(
-      text(res.body),
+      bodyText(res.body),
       (e) => e instanceof NetworkError && e.kind === "reset" && /97 of 100/.test(e.message),
     );
     await rejects(
-      t.send(get(`http://127.0.0.1:${tcp.port}/ssh`)),
+      t.send(getRequest(`http://127.0.0.1:${tcp.port}/ssh`)),
       (e) => e instanceof NetworkError && /not an HTTP\/1\.x status line/.test(e.message),
     );
     const mid = new AbortController();
-    const slow = await t.send(get(`http://127.0.0.1:${tcp.port}/slow`), mid.signal);
+    const slow = await t.send(getRequest(`http://127.0.0.1:${tcp.port}/slow`), mid.signal);
     setTimeout(() => mid.abort(), 50);
-    await rejects(text(slow.body), AbortedError);
+    await rejects(bodyText(slow.body), AbortedError);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
-    await rejects(t.send(get(`http://127.0.0.1:${tcp.port}/hang`), ac.signal), AbortedError);
-    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (closed.addr as Deno.NetAddr).port;
-    closed.close();
-    await rejects(
-      t.send(get(`http://127.0.0.1:${port}/`)),
-      (e) => e instanceof NetworkError && e.kind === "connect" && /refused/i.test(e.message),
-    );
+    await rejects(t.send(getRequest(`http://127.0.0.1:${tcp.port}/hang`), ac.signal), AbortedError);
+    await assertRefusedIsTyped(t);
   } finally {
     t.close();
     tcp.close();
@@ -264,84 +253,33 @@ Deno.test("h1Transport: refused, cut-short, malformed and aborted requests are t
 
 Deno.test("h1Transport: trusts given CAs, refuses unknown issuers as TLS errors", async () => {
   const pki = await testPki();
-  const srv = serve(() => new Response("secret"), {
-    cert: pki.server.certPem,
-    key: pki.server.keyPem,
-  });
   const plain = h1Transport();
   const trusting = h1Transport({ caCerts: [pki.ca.certPem] });
   try {
-    await rejects(
-      plain.send(get(srv.url)),
-      (e) => e instanceof NetworkError && e.kind === "tls" && /UnknownIssuer/.test(e.message),
-    );
-    for (const host of ["127.0.0.1", "localhost"]) {
-      const res = await trusting.send(get(`https://${host}:${srv.port}/`));
-      strictEqual(await text(res.body), "secret");
-    }
-    const res = await trusting.send({
-      method: "PUT",
-      url: srv.url,
-      headers: new Headers({ "content-length": "3" }),
-      body: new Blob(["abc"]).stream(),
-    });
-    strictEqual(await text(res.body), "secret");
+    await assertTlsTrust(plain, trusting, /UnknownIssuer/);
   } finally {
     plain.close();
     trusting.close();
-    await srv.close();
   }
 });
 
 Deno.test("h1Transport: presents a client certificate (mutual TLS)", async () => {
   const pki = await testPki();
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const server = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      pki.server.certPath,
-      "-key",
-      pki.server.keyPath,
-      "-CAfile",
-      pki.ca.certPath,
-      "-Verify",
-      "1",
-      "-verify_return_error",
-      "-www",
-      "-quiet",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const server = await startMutualTlsServer(pki);
   const withClient = h1Transport({
     caCerts: [pki.ca.certPem],
     clientCert: { cert: pki.client.certPem, key: pki.client.keyPem },
   });
   const caOnly = h1Transport({ caCerts: [pki.ca.certPem] });
   try {
-    const url = new URL(`https://127.0.0.1:${port}/`);
-    for (let i = 0; i < 50; i++) {
-      try {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port });
-        c.close();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    const res = await withClient.send(get(url));
+    const url = server.url;
+    const res = await withClient.send(getRequest(url));
     strictEqual(res.status, 200);
-    ok(/client certificate/i.test(await text(res.body)));
-    await rejects(caOnly.send(get(url)), (e) => e instanceof NetworkError);
+    ok(/client certificate/i.test(await bodyText(res.body)));
+    await rejects(caOnly.send(getRequest(url)), (e) => e instanceof NetworkError);
   } finally {
     withClient.close();
     caOnly.close();
-    server.kill();
-    await server.status;
+    await server.stop();
   }
 });
