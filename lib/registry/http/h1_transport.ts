@@ -48,10 +48,20 @@ const MIN_READ_BYTES = 64 * 1024;
 const MAX_IDLE_PER_ORIGIN = 8;
 const enc = new TextEncoder();
 
-/** A connection closed before any byte of the answer arrived. */
+/**
+ * A connection closed before any byte of the answer arrived; `nothingSent` when not even the
+ * request head could be written.
+ */
 class NoResponseError extends Error {
   override name = "NoResponseError";
+  constructor(message: string, readonly nothingSent = false, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
+
+// Requests that may be sent twice (RFC 9110 9.2.2): a stale kept-alive connection that took one
+// and answered nothing is retried on a new one; others only when nothing at all went out.
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
 /** One connection and its read buffer. */
 class H1Connection {
@@ -287,10 +297,12 @@ export function h1Transport(options: H1TransportOptions = {}): HttpTransport {
     }
     const head = encodeRequestHead(method, url.pathname + url.search, url.host, headers);
     // A small body rides in the head's write.
-    if (body instanceof Uint8Array && body.length <= MIN_READ_BYTES) {
-      await conn.write(concat(head, body));
-    } else {
-      await conn.write(head);
+    try {
+      await conn.write(
+        body instanceof Uint8Array && body.length <= MIN_READ_BYTES ? concat(head, body) : head,
+      );
+    } catch (e) {
+      throw new NoResponseError("the request could not be sent", true, { cause: e });
     }
     const stop = { requested: false };
     const writing = body instanceof Uint8Array && body.length <= MIN_READ_BYTES
@@ -316,7 +328,12 @@ export function h1Transport(options: H1TransportOptions = {}): HttpTransport {
         throw cause instanceof Error ? cause : first.error;
       }
       result = await answered;
-      if (!result.ok) throw first.error ?? result.error;
+      if (!result.ok) {
+        // A write that failed on a connection that never answered is still "no response".
+        throw result.error instanceof NoResponseError || first.error === undefined
+          ? result.error
+          : first.error;
+      }
     } else {
       result = first;
       if (!result.ok) {
@@ -362,8 +379,11 @@ export function h1Transport(options: H1TransportOptions = {}): HttpTransport {
         conn?.close();
         if (signal?.aborted) throw new AbortedError();
         // A kept-alive connection the server closed meanwhile: try once on a new one.
-        if (reused && e instanceof NoResponseError) continue;
-        throw toNetworkError(e, request.url);
+        if (
+          reused && e instanceof NoResponseError &&
+          (e.nothingSent || IDEMPOTENT.has(request.method))
+        ) continue;
+        throw toNetworkError(e instanceof NoResponseError && e.cause ? e.cause : e, request.url);
       }
     }
   }

@@ -163,7 +163,7 @@ Deno.test("h1Transport: chunked and close-delimited answers, HEAD, 204 and 100 C
   }
 });
 
-Deno.test("h1Transport: a kept-alive connection the server closed is replaced once", async () => {
+Deno.test("h1Transport: a kept-alive connection the server closed is replaced once for a GET", async () => {
   let connections = 0;
   const tcp = listenTcp(async (conn) => {
     connections++;
@@ -179,6 +179,16 @@ Deno.test("h1Transport: a kept-alive connection the server closed is replaced on
       strictEqual(await bodyText(res.body), "hi");
       await new Promise((r) => setTimeout(r, 20));
     }
+    strictEqual(connections, 3);
+    // A POST is not sent twice: on the stale connection it fails, and no new one is opened.
+    await rejects(
+      t.send({
+        method: "POST",
+        url: new URL(`http://127.0.0.1:${tcp.port}/`),
+        headers: new Headers(),
+      }),
+      (e) => e instanceof NetworkError && e.kind === "reset",
+    );
     strictEqual(connections, 3);
   } finally {
     t.close();
