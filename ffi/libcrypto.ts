@@ -1,8 +1,9 @@
 /**
  * SHA-256 and SHA-512 through OpenSSL's libcrypto (`libcrypto.so.3`, else `libcrypto.so`),
  * opened with Deno.dlopen on first use. It hashes as fast as `node:crypto` (the same OpenSSL
- * assembly) but opens in ~2 ms, where importing `node:crypto` costs ~20 ms of every start; and
- * its update can run on Deno's blocking thread pool, so hashing overlaps I/O on another core.
+ * assembly) but opens in ~2 ms, where importing `node:crypto` costs ~20 ms of every start.
+ * (Hashing on Deno's blocking pool through a `nonblocking` symbol was tried and measured no
+ * faster on 2 cores, where the other core is busy with the peer and the network.)
  *
  * The low-level `SHA256_*`/`SHA512_*` API keeps the whole running state in a plain struct
  * (SHA256_CTX 112 bytes, SHA512_CTX 216), held here in an ArrayBuffer: copying the buffer copies
@@ -15,7 +16,6 @@
  * const sha = openSha("sha256"); // null without libcrypto or --allow-ffi
  * if (sha) {
  *   sha.update(new TextEncoder().encode("{}"));
- *   await sha.updateAsync(new Uint8Array(1 << 20)); // hashed on a pool thread
  *   console.log(sha.final().toHex());
  * }
  * ```
@@ -28,14 +28,8 @@ export type ShaAlgorithm = "sha256" | "sha512";
 /** A running SHA-2 hash in libcrypto. */
 export interface ShaState {
   readonly algorithm: ShaAlgorithm;
-  /** Adds `bytes` to the hash, on this thread. */
+  /** Adds `bytes` to the hash. */
   update(bytes: Uint8Array): void;
-  /**
-   * Adds `bytes` to the hash on a thread of Deno's blocking pool (inputs under 64 KiB are
-   * hashed at once: the hand-off costs ~20 µs). Until the promise resolves, do not modify or
-   * transfer `bytes`, and call nothing else on this state (such calls throw).
-   */
-  updateAsync(bytes: Uint8Array): Promise<void>;
   /** An independent state that continues from this one's current point. */
   copy(): ShaState;
   /** The digest (32 or 64 bytes); the state cannot be used afterwards. */
@@ -46,8 +40,6 @@ const LIBRARIES = ["libcrypto.so.3", "libcrypto.so"];
 /** Above sizeof(SHA512_CTX) = 216; a fresh ArrayBuffer is aligned for the struct's u64s. */
 const CTX_BYTES = 256;
 const DIGEST_BYTES: Record<ShaAlgorithm, number> = { sha256: 32, sha512: 64 };
-/** Below this, a pool thread's hand-off (~20 µs) costs more than hashing on this thread. */
-const ASYNC_MIN = 64 << 10;
 
 function syncDefs(prefix: "SHA256" | "SHA512") {
   return {
@@ -57,25 +49,12 @@ function syncDefs(prefix: "SHA256" | "SHA512") {
   } as const satisfies Deno.ForeignLibraryInterface;
 }
 
-function asyncDefs(prefix: "SHA256" | "SHA512") {
-  return {
-    update: {
-      name: `${prefix}_Update`,
-      parameters: ["buffer", "buffer", "usize"],
-      result: "i32",
-      nonblocking: true,
-    },
-  } as const satisfies Deno.ForeignLibraryInterface;
-}
-
 type SyncSymbols = Deno.DynamicLibrary<ReturnType<typeof syncDefs>>["symbols"];
-type AsyncSymbols = Deno.DynamicLibrary<ReturnType<typeof asyncDefs>>["symbols"];
 
 // Deno.dlopen prepares a call stub per symbol (~0.3 ms each), so symbols are bound in small
-// groups as they are first needed: most runs only ever use sha256's three synchronous ones.
+// groups as they are first needed: most runs only ever use sha256's three.
 const PREFIX = { sha256: "SHA256", sha512: "SHA512" } as const;
 const syncSymbols = new Map<ShaAlgorithm, SyncSymbols | null>();
-const asyncSymbols = new Map<ShaAlgorithm, AsyncSymbols | null>();
 // Kept for the life of the process: their symbols must stay callable.
 const opened: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
 /** The library name that opened; null once none could; undefined before the first try. */
@@ -116,12 +95,6 @@ function sync(algorithm: ShaAlgorithm): SyncSymbols | null {
   return s;
 }
 
-function nonblocking(algorithm: ShaAlgorithm): AsyncSymbols | null {
-  let s = asyncSymbols.get(algorithm);
-  if (s === undefined) asyncSymbols.set(algorithm, s = bind(asyncDefs(PREFIX[algorithm])));
-  return s;
-}
-
 /**
  * True when libcrypto can be used (it is opened, with sha256's symbols, on the first call).
  *
@@ -156,7 +129,6 @@ class Sha implements ShaState {
   readonly algorithm: ShaAlgorithm;
   #s: SyncSymbols;
   #ctx: Uint8Array;
-  #busy = false;
   #done = false;
 
   constructor(algorithm: ShaAlgorithm, s: SyncSymbols, ctx: Uint8Array) {
@@ -168,21 +140,6 @@ class Sha implements ShaState {
   update(bytes: Uint8Array): void {
     this.#idle();
     if (bytes.length) this.#s.update(this.#ctx, bytes, BigInt(bytes.length));
-  }
-
-  async updateAsync(bytes: Uint8Array): Promise<void> {
-    this.#idle();
-    const nb = bytes.length >= ASYNC_MIN ? nonblocking(this.algorithm) : null;
-    if (nb === null) return this.update(bytes);
-    this.#busy = true;
-    try {
-      await nb.update(this.#ctx, bytes, BigInt(bytes.length));
-    } finally {
-      this.#busy = false;
-      // Deno does not hold the buffers of a nonblocking call: using them after the await keeps
-      // them from the garbage collector while the pool thread reads them.
-      retain(bytes, this.#ctx);
-    }
   }
 
   copy(): ShaState {
@@ -199,12 +156,7 @@ class Sha implements ShaState {
   }
 
   #idle(): void {
-    // Programming errors: the state would be read or written while a pool thread hashes.
-    if (this.#busy) {
-      throw new Error(`${this.algorithm} state used while an updateAsync runs; await it first`);
-    }
+    // A programming error: libcrypto's final() leaves the struct unusable.
     if (this.#done) throw new Error(`${this.algorithm} state used after final()`);
   }
 }
-
-function retain(..._values: unknown[]): void {}

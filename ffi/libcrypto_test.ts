@@ -38,16 +38,7 @@ for (const alg of ALGS) {
     }
   });
 
-  Deno.test(`${alg}: updateAsync equals node:crypto for block-edge sizes`, async () => {
-    for (const n of SIZES) {
-      const data = random(n);
-      const s = open(alg);
-      await s.updateAsync(data);
-      assert.equal(s.final().toHex(), nodeHex(alg, data), `${n} bytes`);
-    }
-  });
-
-  Deno.test(`${alg}: random splits, sync and async mixed, equal one update`, async () => {
+  Deno.test(`${alg}: random splits equal one update`, () => {
     const data = random((3 << 20) + 13);
     for (let round = 0; round < 8; round++) {
       const s = open(alg);
@@ -55,19 +46,18 @@ for (const alg of ALGS) {
         const n = Math.min(data.length - off, Math.floor(Math.random() * (300 << 10)));
         // Subarrays with odd offsets: the pointer must include byteOffset.
         const part = data.subarray(off, off + n);
-        if (Math.random() < 0.5) s.update(part);
-        else await s.updateAsync(part);
+        s.update(part);
         off += n;
       }
       assert.equal(s.final().toHex(), nodeHex(alg, data));
     }
   });
 
-  Deno.test(`${alg}: copy() forks the running state`, async () => {
+  Deno.test(`${alg}: copy() forks the running state`, () => {
     const a = random(100_000);
     const b = random(70_000);
     const s = open(alg);
-    await s.updateAsync(a);
+    s.update(a);
     const fork = s.copy();
     assert.equal(fork.final().toHex(), nodeHex(alg, a));
     s.update(b);
@@ -75,43 +65,18 @@ for (const alg of ALGS) {
   });
 }
 
-Deno.test("small (on-heap) arrays hash correctly", async () => {
+Deno.test("small (on-heap) arrays hash correctly", () => {
   const s = open("sha256");
   s.update(new Uint8Array([1, 2, 3]));
-  await s.updateAsync(new Uint8Array([4, 5]));
+  s.update(new Uint8Array([4, 5]));
   assert.equal(s.final().toHex(), nodeHex("sha256", new Uint8Array([1, 2, 3, 4, 5])));
 });
 
-Deno.test("independent states hash concurrently on the pool", async () => {
-  const inputs = [random(2 << 20), random(3 << 20), random(1 << 20)];
-  const states = inputs.map(() => open("sha512"));
-  await Promise.all(states.map((s, i) => s.updateAsync(inputs[i])));
-  states.forEach((s, i) => assert.equal(s.final().toHex(), nodeHex("sha512", inputs[i])));
-});
-
-Deno.test("a state refuses use while updateAsync runs and after final()", async () => {
+Deno.test("a state refuses use after final()", () => {
   const data = random(4 << 20);
   const s = open("sha256");
-  const pending = s.updateAsync(data);
-  assert.throws(() => s.update(new Uint8Array(1)), /while an updateAsync runs/);
-  assert.throws(() => s.copy(), /while an updateAsync runs/);
-  assert.throws(() => s.final(), /while an updateAsync runs/);
-  await assert.rejects(s.updateAsync(data), /while an updateAsync runs/);
-  await pending;
+  s.update(data);
   assert.equal(s.final().toHex(), nodeHex("sha256", data));
   assert.throws(() => s.update(new Uint8Array(1)), /after final/);
-});
-
-Deno.test("an updateAsync input only the pending call references survives garbage churn", async () => {
-  let data: Uint8Array | undefined = random(32 << 20);
-  const expected = nodeHex("sha256", data);
-  const s = open("sha256");
-  const pending = s.updateAsync(data);
-  data = undefined;
-  // Churn allocations so that a collection is likely while the pool thread reads.
-  let sink = 0;
-  for (let i = 0; i < 200; i++) sink += new Uint8Array(1 << 20).length;
-  await pending;
-  assert.equal(sink, 200 << 20);
-  assert.equal(s.final().toHex(), expected);
+  assert.throws(() => s.copy(), /after final/);
 });

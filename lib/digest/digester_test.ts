@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { UnsupportedError } from "../errors.ts";
 import { createDigester, createDigesterOn, digestOf } from "./digester.ts";
-import { backend, type HashBackend, libcryptoBackend, nodeBackend } from "./hash_backend.ts";
+import { backend, libcryptoBackend, nodeBackend } from "./hash_backend.ts";
 
 const EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 const enc = new TextEncoder();
@@ -59,8 +59,7 @@ for (const name of ["libcrypto", "node"] as const) {
         const d = createDigesterOn(b, alg);
         for (let off = 0; off < data.length;) {
           const n = Math.min(data.length - off, Math.floor(Math.random() * (400 << 10)));
-          if (round % 2) await d.updateAsync(data.subarray(off, off + n));
-          else d.update(data.subarray(off, off + n));
+          d.update(data.subarray(off, off + n));
           off += n;
         }
         assert.equal(d.size, data.length);
@@ -74,69 +73,11 @@ for (const name of ["libcrypto", "node"] as const) {
     d.update(enc.encode("ab"));
     assert.equal(d.digest(), nodeDigest("sha512", enc.encode("ab")));
     assert.equal(d.digest(), nodeDigest("sha512", enc.encode("ab")));
-    await d.updateAsync(enc.encode("c"));
+    d.update(enc.encode("c"));
     assert.equal(d.digest(), nodeDigest("sha512", enc.encode("abc")));
     assert.equal(d.size, 3);
   });
-
-  Deno.test(`${name}: interleaved updateAsync calls hash in call order`, async () => {
-    const parts = [random(1 << 20), random(3), random(200_000), random(0), random(2 << 20)];
-    const d = createDigesterOn(await on(), "sha256");
-    // Not awaited one by one: the digester queues them.
-    const pending = parts.map((p) => d.updateAsync(p));
-    assert.equal(d.size, parts.reduce((n, p) => n + p.length, 0));
-    await Promise.all(pending);
-    const whole = new Uint8Array(d.size);
-    let off = 0;
-    for (const p of parts) whole.set(p, (off += p.length) - p.length);
-    assert.equal(d.digest(), nodeDigest("sha256", whole));
-  });
-
-  Deno.test(`${name}: update and digest refuse to run while updateAsync is pending`, async () => {
-    const a = random(4 << 20);
-    const d = createDigesterOn(await on(), "sha256");
-    const pending = d.updateAsync(a);
-    assert.throws(() => d.update(new Uint8Array(1)), /pending; await it first/);
-    assert.throws(() => d.digest(), /pending; await it first/);
-    await pending;
-    assert.equal(d.digest(), nodeDigest("sha256", a));
-  });
 }
-
-Deno.test("two digesters hash concurrently without mixing", async () => {
-  const a = random(3 << 20);
-  const b = random(5 << 20);
-  const da = createDigester();
-  const db = createDigester();
-  await Promise.all([da.updateAsync(a), db.updateAsync(b), da.updateAsync(b)]);
-  const ab = new Uint8Array(a.length + b.length);
-  ab.set(a);
-  ab.set(b, a.length);
-  assert.equal(da.digest(), nodeDigest("sha256", ab));
-  assert.equal(db.digest(), nodeDigest("sha256", b));
-});
-
-Deno.test("a failed updateAsync leaves the digester refusing everything", async () => {
-  const broken: HashBackend = {
-    name: "node",
-    open: () => ({
-      update() {},
-      updateAsync: () => Promise.reject(new Error("boom")),
-      copy() {
-        throw new Error("unreachable");
-      },
-      final: () => new Uint8Array(32),
-    }),
-  };
-  const d = createDigesterOn(broken, "sha256");
-  const first = d.updateAsync(new Uint8Array(10));
-  const second = d.updateAsync(new Uint8Array(10));
-  await assert.rejects(first, /boom/);
-  await assert.rejects(second, /boom/);
-  await assert.rejects(d.updateAsync(new Uint8Array(1)), /boom/);
-  assert.throws(() => d.update(new Uint8Array(1)), /an updateAsync failed/);
-  assert.throws(() => d.digest(), /an updateAsync failed/);
-});
 
 Deno.test("createDigester refuses blake3 and unknown algorithms", () => {
   assert.throws(() => createDigester("blake3"), UnsupportedError);

@@ -2,7 +2,7 @@
  * The native hashing under digester.ts: OpenSSL's libcrypto through FFI (ffi/libcrypto.ts) when
  * it can be opened, else `node:crypto`. Importing `node:crypto` costs ~20 ms of start-up (most of
  * it Deno's Node compatibility layer), so it is imported only when libcrypto is missing or FFI
- * is not permitted. Only libcrypto hashes on a pool thread; node's `updateAsync` hashes at once.
+ * is not permitted.
  *
  * `OCIBOX_HASH_BACKEND` chooses by hand, for tests and debugging: `node` forces `node:crypto`,
  * `libcrypto` requires libcrypto (module loading fails without it); unset or empty picks.
@@ -28,8 +28,6 @@ import type { HashAlgorithm } from "./digest.ts";
 /** A running hash. */
 export interface HashState {
   update(bytes: Uint8Array): void;
-  /** Hashes off this thread where the backend can; leave `bytes` alone until it resolves. */
-  updateAsync(bytes: Uint8Array): Promise<void>;
   /** An independent state continuing from this one's current point. */
   copy(): HashState;
   /** The raw digest; the state is finished. */
@@ -83,14 +81,6 @@ export async function nodeBackend(): Promise<HashBackend> {
   const wrap = (h: Hash): HashState => ({
     update(bytes) {
       h.update(bytes);
-    },
-    updateAsync(bytes) {
-      try {
-        h.update(bytes);
-        return Promise.resolve();
-      } catch (e) {
-        return Promise.reject(e);
-      }
     },
     copy: () => wrap(h.copy()),
     final: () => h.digest(),
