@@ -23,6 +23,7 @@ import {
   MEDIA_TYPE_OCI_CONFIG,
   MEDIA_TYPE_OCI_MANIFEST,
 } from "../image/media_types.ts";
+import { goTimeString } from "../image/inspect_info.ts";
 import { hostPlatform, type Platform } from "../image/platform.ts";
 import { fileStream } from "../io/file_stream.ts";
 import type { Compression } from "../layer/compression.ts";
@@ -53,14 +54,27 @@ export interface AppendOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * `date` as Go's tools write image times (RFC 3339 with the fraction's trailing zeros dropped):
+ * a config stays byte-identical when skopeo or buildah re-encode it, e.g. on a format change.
+ *
+ * @example
+ * ```ts
+ * imageTime(new Date(Date.UTC(2026, 11, 3, 7, 53, 50, 70))); // "2026-12-03T07:53:50.07Z"
+ * ```
+ */
+export function imageTime(date: Date): string {
+  return goTimeString(date.toISOString());
+}
+
 /** The creation time append uses: SOURCE_DATE_EPOCH when set (reproducible builds), else now. */
 export function defaultCreated(): { created: string; clampMtime?: number } {
   const sde = Deno.env.get("SOURCE_DATE_EPOCH");
   if (sde && /^\d+$/.test(sde)) {
     const secs = Number(sde);
-    return { created: new Date(secs * 1000).toISOString().replace(".000Z", "Z"), clampMtime: secs };
+    return { created: imageTime(new Date(secs * 1000)), clampMtime: secs };
   }
-  return { created: new Date().toISOString() };
+  return { created: imageTime(new Date()) };
 }
 
 /** The new image: pass it to `copyImage`, then {@linkcode AppendedImage.close} it. */
