@@ -247,3 +247,27 @@ export function framingRecorder(): { server: TestServer; got: BodyFraming[] } {
   });
   return { server, got };
 }
+
+/**
+ * A server for the transports' basic contract: `/moved` answers 307 to another host, any other
+ * path streams four pieces of `piece` bytes (filled with A, B, C, D) with header `x-a: 1`.
+ * `onRequest` sees each request and the client's port (one port = one connection).
+ */
+export function pieceServer(
+  piece: number,
+  onRequest: (req: Request, clientPort: number) => void = () => {},
+): TestServer {
+  return serve((req, info) => {
+    onRequest(req, info.remoteAddr.port);
+    if (new URL(req.url).pathname === "/moved") {
+      return new Response(null, { status: 307, headers: { location: "https://elsewhere/x" } });
+    }
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(piece).fill(65 + i));
+        c.close();
+      },
+    });
+    return new Response(body, { headers: { "x-a": "1" } });
+  });
+}

@@ -7,8 +7,8 @@ import {
   framingRecorder,
   getRequest,
   listenTcp,
+  pieceServer,
   readRequestHead,
-  serve,
   startMutualTlsServer,
   testPki,
   writeAll,
@@ -17,19 +17,8 @@ import { fetchTransport } from "./fetch_transport.ts";
 
 Deno.test("fetchTransport: streams a response, leaves redirects, asks for identity encoding", async () => {
   const seen: Record<string, string | null> = {};
-  const srv = serve((req) => {
-    const path = new URL(req.url).pathname;
-    seen[path] = req.headers.get("accept-encoding");
-    if (path === "/moved") {
-      return new Response(null, { status: 307, headers: { location: "https://elsewhere/x" } });
-    }
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(1000).fill(65 + i));
-        c.close();
-      },
-    });
-    return new Response(body, { headers: { "x-a": "1" } });
+  const srv = pieceServer(1000, (req) => {
+    seen[new URL(req.url).pathname] = req.headers.get("accept-encoding");
   });
   const t = fetchTransport();
   try {

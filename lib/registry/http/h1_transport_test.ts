@@ -7,8 +7,8 @@ import {
   framingRecorder,
   getRequest,
   listenTcp,
+  pieceServer,
   readRequestHead,
-  serve,
   startMutualTlsServer,
   testPki,
   writeAll,
@@ -33,20 +33,7 @@ function rawServer(answer: (head: string, conn: number, req: number) => string |
 
 Deno.test("h1Transport: streams a body, leaves redirects, keeps connections alive", async () => {
   const conns = new Set<string>();
-  const srv = serve((req, info) => {
-    conns.add(`${info.remoteAddr.port}`);
-    const path = new URL(req.url).pathname;
-    if (path === "/moved") {
-      return new Response(null, { status: 307, headers: { location: "https://elsewhere/x" } });
-    }
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(100_000).fill(65 + i));
-        c.close();
-      },
-    });
-    return new Response(body, { headers: { "x-a": "1" } });
-  });
+  const srv = pieceServer(100_000, (_req, port) => conns.add(`${port}`));
   const t = h1Transport();
   try {
     for (let i = 0; i < 3; i++) {
