@@ -32,6 +32,7 @@ import {
   parseResponseHead,
   type ResponseHead,
 } from "./h1_message.ts";
+import { concatBytes } from "../../io/bytes.ts";
 import { lendChunk, releaseChunk, sealSlab, takeSlab } from "../../io/slab_pool.ts";
 import { toNetworkError } from "./network_error.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./types.ts";
@@ -177,15 +178,8 @@ async function readHead(conn: H1Connection): Promise<ResponseHead> {
       throw new Error("connection closed in the middle of the response head");
     }
     received += chunk.length;
-    buf = buf.length ? concat(buf, chunk) : chunk;
+    buf = buf.length ? concatBytes([buf, chunk]) : chunk;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** The request body's own source failed or lied about its length: nothing to wait for. */
@@ -297,15 +291,14 @@ export function h1Transport(options: H1TransportOptions = {}): HttpTransport {
     }
     const head = encodeRequestHead(method, url.pathname + url.search, url.host, headers);
     // A small body rides in the head's write.
+    const inline = body instanceof Uint8Array && body.length <= MIN_READ_BYTES;
     try {
-      await conn.write(
-        body instanceof Uint8Array && body.length <= MIN_READ_BYTES ? concat(head, body) : head,
-      );
+      await conn.write(inline ? concatBytes([head, body]) : head);
     } catch (e) {
       throw new NoResponseError("the request could not be sent", true, { cause: e });
     }
     const stop = { requested: false };
-    const writing = body instanceof Uint8Array && body.length <= MIN_READ_BYTES
+    const writing = inline
       ? Promise.resolve(undefined)
       : writeBody(conn, body, chunked, declared, stop).then(() => undefined, (e: unknown) => e);
     let written = false;
