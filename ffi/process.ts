@@ -9,7 +9,20 @@
  */
 import { Errno, ErrnoError } from "./errno.ts";
 import { check, cstr, errno, lazySymbols } from "./libc.ts";
+import {
+  Buf,
+  bytesBuf,
+  cstrArray,
+  cstrBuf,
+  FORK_RECORD,
+  type Item,
+  layoutProgram,
+  type Step,
+} from "./runner_program.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
+import { SYS } from "./syscall_numbers.ts";
+
+export { SYS };
 
 const PROC_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
@@ -111,81 +124,58 @@ function stackTop(): Deno.PointerValue {
 }
 
 /** A NULL-terminated array of pointers to the given strings, plus what keeps them alive. */
-export function cstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
+function liveCstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
   const keep = items.map(cstr);
   const array = new BigUint64Array(items.length + 1);
   keep.forEach((b, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
   return { array, keep };
 }
 
-/** A syscall argument: an integer, or a buffer passed by address (NULL for null). */
-export type SysArg = number | bigint | ArrayBufferView | null;
-
-/**
- * One system call the cloned child makes before (or instead of) returning to anything.
- * `strict` (default) stops the child at a failure; `ignore` goes on; `fork` is a raw
- * fork whose parent reports the child's pid and exits, so the rest runs in a grandchild
- * (which is how setns into a pid namespace takes effect).
- */
-export interface SyscallStep {
-  nr: number;
-  args: SysArg[];
-  mode?: "strict" | "fork" | "ignore";
-  /** What the step does, for the error message. */
-  label: string;
-  /** Buffers the arguments point into indirectly, kept alive with the step. */
-  keep?: unknown;
-}
-
 /** What the child reported: the pid that went on after a fork, or the step that failed. */
 export interface SpawnReport {
   pid: number;
-  failed?: { step: SyscallStep; errno: number };
+  failed?: { step: Step; errno: number };
 }
 
-const MODE = { strict: 0n, fork: 1n, ignore: 2n } as const;
 const CLONE_VM = 0x100;
 const ALL_SIGNALS = new BigUint64Array([0xffffffffffffffffn]);
 
-function argValue(a: SysArg): bigint {
-  if (a === null) return 0n;
-  if (typeof a === "number") return BigInt(a);
-  if (typeof a === "bigint") return BigInt.asUintN(64, a);
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array<ArrayBuffer>)));
-}
-
 /**
- * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that makes `steps`' system
- * calls in order and exits 127 if none of them replaced it (the last is normally execve).
- * `afterClone` runs with the child's pid right after clone (the child may wait for it in a
- * read step). The child shares our memory unless `shareMemory` is false, which joining a time
- * namespace needs (setns refuses a process whose memory is shared: EUSERS). Then this blocks until the child has exec'd, failed or forked past every fork
- * step, and returns the pid that runs on (the grandchild after a fork). SIGCHLD tells the parent when its child exits.
+ * clone(2)s a child into new namespaces (`flags`: CLONE.* bits) that runs the runner program
+ * `items` (see runner_program.ts) and exits 127 if none of its steps replaced it (the last is
+ * normally execve). `afterClone` runs with the child's pid right after clone (the child may
+ * wait for it in a read step). The child shares our memory unless `shareMemory` is false,
+ * which joining a time namespace needs (setns refuses a process whose memory is shared:
+ * EUSERS). Then this blocks until the child has exec'd, failed or forked past every fork
+ * step, and returns the pid that runs on (the grandchild after a fork). SIGCHLD tells the
+ * parent when its child exits.
  */
 export function spawnSyscalls(
   flags: number,
-  steps: SyscallStep[],
+  items: readonly Item[],
   afterClone?: (pid: number) => void,
   options: { shareMemory?: boolean } = {},
 ): SpawnReport {
   // The child shares our memory (CLONE_VM: no page tables to copy, none to tear down at its
   // exec), so it must never run one of our signal handlers: it blocks every signal first, and
   // callers restore a clean mask before execve (defaultSignalSteps).
-  steps = [
+  const all: Item[] = [
     { nr: SYS.rtSigprocmask, args: [0, ALL_SIGNALS, null, 8], label: "block signals" },
-    ...steps,
+    ...items,
   ];
   const [statusR, statusW] = pipe(false);
-  const block = new BigUint64Array(2 + steps.length * 8);
-  block[0] = BigInt(steps.length);
-  block[1] = BigInt(statusW);
-  steps.forEach((step, i) => {
-    const base = 2 + i * 8;
-    if (step.args.length > 6) throw new Error(`${step.label}: more than 6 syscall arguments`);
-    block[base] = BigInt(step.nr);
-    step.args.forEach((a, j) => block[base + 1 + j] = argValue(a));
-    block[base + 7] = MODE[step.mode ?? "strict"];
-  });
+  let block: Uint8Array;
+  let layout;
+  try {
+    layout = layoutProgram(all, { statusFd: statusW });
+    // Off the V8 heap (over 64 bytes), so its address stays put while the child reads it.
+    block = new Uint8Array(Math.max(layout.size, 128));
+    layout.write(block, addressOf(block));
+  } catch (e) {
+    closeFd(statusR);
+    closeFd(statusW);
+    throw e;
+  }
   let pid: number;
   try {
     pid = check(
@@ -208,87 +198,43 @@ export function spawnSyscalls(
     closeFd(statusR);
     throw e;
   }
-  const record = new BigUint64Array(2);
-  const bytes = new Uint8Array(record.buffer);
   try {
-    for (;;) {
-      let got = 0;
-      while (got < 16) {
-        const n = readFd(statusR, bytes.subarray(got));
-        if (n === 0) break;
-        got += n;
-      }
-      if (got < 16) break;
-      if (record[0] === 0xffffffffffffffffn) {
+    for (const [word, value] of readRecords(statusR)) {
+      if (word === FORK_RECORD) {
         // The forking parent has exited: reap it, the grandchild goes on.
         if (report.pid === pid) waitPid(pid);
-        report.pid = Number(record[1]);
-      } else report.failed = { step: steps[Number(record[0])], errno: Number(record[1]) };
+        report.pid = Number(value);
+      } else report.failed = { step: layout.steps[Number(word)], errno: Number(value) };
     }
   } finally {
     closeFd(statusR);
   }
-  // The child read these until it exec'd or exited, which the end of the pipe tells.
-  void [steps, block];
+  // The child read the block until it exec'd or exited, which the end of the pipe tells.
+  void block;
   return report;
 }
 
-/** Syscall numbers the spawn steps use, for this machine's architecture. */
-export const SYS = Deno.build.arch === "aarch64"
-  ? {
-    read: 63,
-    write: 64,
-    execve: 221,
-    setns: 268,
-    prctl: 167,
-    mount: 40,
-    clone: 220,
-    chdir: 49,
-    setgroups: 159,
-    setresuid: 147,
-    setresgid: 149,
-    capset: 91,
-    seccomp: 277,
-    closeRange: 436,
-    dup3: 24,
-    setsid: 157,
-    ioctl: 29,
-    prlimit64: 261,
-    umask: 166,
-    unshare: 97,
-    rtSigaction: 134,
-    rtSigprocmask: 135,
+/** The runner's 16-byte records from `fd`, until end of file. */
+export function* readRecords(fd: number): Generator<[bigint, bigint]> {
+  const record = new BigUint64Array(2);
+  const bytes = new Uint8Array(record.buffer);
+  for (;;) {
+    let got = 0;
+    while (got < 16) {
+      const n = readFd(fd, bytes.subarray(got));
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < 16) return;
+    yield [record[0], record[1]];
   }
-  : {
-    read: 0,
-    write: 1,
-    execve: 59,
-    setns: 308,
-    prctl: 157,
-    mount: 165,
-    clone: 56,
-    chdir: 80,
-    setgroups: 116,
-    setresuid: 117,
-    setresgid: 119,
-    capset: 126,
-    seccomp: 317,
-    closeRange: 436,
-    dup3: 292,
-    setsid: 112,
-    ioctl: 16,
-    prlimit64: 302,
-    umask: 95,
-    unshare: 272,
-    rtSigaction: 13,
-    rtSigprocmask: 14,
-  };
+}
 
 /**
  * Steps that give the program a clean signal state: Deno ignores SIGPIPE, and an ignored
  * disposition (like the blocked mask) survives execve.
  */
-export function defaultSignalSteps(): SyscallStep[] {
+export function defaultSignalSteps(): Step[] {
   // A zeroed kernel struct sigaction is SIG_DFL with no flags on both architectures.
   const act = new Uint8Array(32);
   const none = new Uint8Array(8);
@@ -340,14 +286,16 @@ export function capset(effective: number, permitted: number, inheritable: number
   syscallInts(SYS.capset, addressOf(header), addressOf(data), 0n);
 }
 
-/** struct sock_fprog {u16 len; sock_filter *filter} for a BPF program the caller keeps alive. */
-export function sockFprog(program: Uint8Array): BigUint64Array {
-  return new BigUint64Array([BigInt(program.length / 8), addressOf(program)]);
+/** struct sock_fprog {u16 len; sock_filter *filter} for a BPF program, as runner memory. */
+export function sockFprog(program: Uint8Array): Buf {
+  const fprog = new Buf(new Uint8Array(16));
+  new DataView(fprog.bytes.buffer).setUint16(0, program.length / 8, true);
+  return fprog.point(8, bytesBuf(program));
 }
 
 /** seccomp(SECCOMP_SET_MODE_FILTER) of a BPF program (8-byte sock_filter records). */
 export function loadSeccomp(program: Uint8Array, flags: number): void {
-  const fprog = sockFprog(program);
+  const fprog = new BigUint64Array([BigInt(program.length / 8), addressOf(program)]);
   syscall(SYS.seccomp, 1n, BigInt(flags), new Uint8Array(fprog.buffer));
   void program;
 }
@@ -357,15 +305,12 @@ export function closeRangeCloexec(from: number): void {
   syscallInts(SYS.closeRange, BigInt(from), 0xffffffffn, 4n);
 }
 
-/** An execve step (its buffers are kept alive by the returned step itself). */
-export function execveStep(path: string, args: string[], env: string[]): SyscallStep {
-  const argv = cstrArray(args);
-  const envp = cstrArray(env);
+/** An execve step. */
+export function execveStep(path: string, args: string[], env: string[]): Step {
   return {
     nr: SYS.execve,
-    args: [cstr(path), argv.array, envp.array],
+    args: [cstrBuf(path), cstrArray(args), cstrArray(env)],
     label: `exec ${path}`,
-    keep: [argv.keep, envp.keep],
   };
 }
 
@@ -464,8 +409,8 @@ export function writeFd(fd: number, buf: Uint8Array): void {
 
 /** execve(2): replaces this process. Returns only on failure (by throwing). */
 export function execve(path: string, args: string[], env: string[]): never {
-  const argv = cstrArray(args);
-  const envp = cstrArray(env);
+  const argv = liveCstrArray(args);
+  const envp = liveCstrArray(env);
   sym().execve(cstr(path), new Uint8Array(argv.array.buffer), new Uint8Array(envp.array.buffer));
   void [argv.keep, envp.keep];
   throw new ErrnoError(errno(), "execve", path);
