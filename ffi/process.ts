@@ -23,6 +23,8 @@ import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 import { SYS } from "./syscall_numbers.ts";
 
 export { SYS };
+/** One step of a runner program (see runner_program.ts). */
+export type { Step as SyscallStep };
 
 const PROC_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },

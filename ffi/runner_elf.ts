@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { type Item, layoutProgram, type LayoutOptions } from "./runner_program.ts";
+import { type Item, type LayoutOptions, layoutProgram } from "./runner_program.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 
 /** Where the code segment is mapped. */

@@ -32,7 +32,9 @@ export class Buf {
 
   /** Stores `target`'s address in the 8 bytes at `at` when laid out. */
   point(at: number, target: Buf): this {
-    if (at < 0 || at + 8 > this.bytes.length || at % 8) throw new RangeError(`bad pointer at ${at}`);
+    if (at < 0 || at + 8 > this.bytes.length || at % 8) {
+      throw new RangeError(`bad pointer at ${at}`);
+    }
     this.relocs.push({ at, target });
     return this;
   }

@@ -234,7 +234,6 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
         nr: SYS.seccomp,
         args: [1, record.seccomp.flags, sockFprog(filter)],
         label: "seccomp",
-        keep: filter,
       });
     }
     steps.push(
