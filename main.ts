@@ -96,9 +96,4 @@ function fail(e: unknown, debug: boolean): number {
   return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }
 
-if (import.meta.main) {
-  // The container init re-runs this very module (or bundle), wherever it lives
-  // (lib/runtime/self_command.ts reads it; an import here would load runtime code for --help).
-  if (!Deno.env.get("OCIBOX_MAIN")) Deno.env.set("OCIBOX_MAIN", import.meta.url);
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) Deno.exit(await main(Deno.args));

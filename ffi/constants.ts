@@ -55,3 +55,47 @@ export const SYS_openat2 = 437;
 /** setxattr(2) flags. */
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
+
+/** Namespace flags of clone(2)/unshare(2)/setns(2). */
+export const CLONE = {
+  NEWTIME: 0x80,
+  NEWNS: 0x20000,
+  NEWCGROUP: 0x2000000,
+  NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+/** clone(2): the child gets the caller's parent (so the runtime can wait for a grandchild). */
+export const CLONE_PARENT = 0x8000;
+
+/** The child-exit signal. */
+export const SIGCHLD = 17;
+
+/** prctl(2) options and arguments the runtime uses. */
+export const PR = {
+  SET_PDEATHSIG: 1,
+  SET_DUMPABLE: 4,
+  SET_KEEPCAPS: 8,
+  SET_NAME: 15,
+  CAPBSET_DROP: 24,
+  SET_CHILD_SUBREAPER: 36,
+  SET_NO_NEW_PRIVS: 38,
+  CAP_AMBIENT: 47,
+  CAP_AMBIENT_RAISE: 2,
+  CAP_AMBIENT_CLEAR_ALL: 4,
+} as const;
+
+/** ioctl(2) requests (the same numbers on x86_64 and aarch64). */
+export const IOCTL = {
+  TIOCSCTTY: 0x540e,
+  TIOCSWINSZ: 0x5414,
+  TIOCSPTLCK: 0x40045431,
+  TIOCGPTPEER: 0x5441,
+  SIOCSIFFLAGS: 0x8914,
+} as const;
+
+/** close_range(2) flag: mark close-on-exec instead of closing. */
+export const CLOSE_RANGE_CLOEXEC = 4;

@@ -1,17 +1,15 @@
 /**
- * Processes and namespaces through libc: clone() into new namespaces, and the calls the
- * container init needs (mount, pivot_root, sethostname, setresuid, capset, prctl, seccomp ...).
+ * Processes through libc: clone() into new namespaces running a syscall-runner program
+ * (runner_program.ts), waiting, signals, pipes, sealed memfds.
  *
  * JS must never run in a cloned child (the runtime's threads are gone there), so the child of
- * {@linkcode cloneExec} runs a few bytes of machine code that only call execve() and, if that
- * fails, exit(127). They sit in a page mapped read+execute.
+ * {@linkcode spawnSyscalls} runs the runner's machine code (ffi/asm) from a page mapped
+ * read+execute, which makes the prepared system calls and nothing else.
  * @module
  */
 import { Errno, ErrnoError } from "./errno.ts";
 import { check, cstr, errno, lazySymbols } from "./libc.ts";
 import {
-  Buf,
-  bytesBuf,
   cstrArray,
   cstrBuf,
   FORK_RECORD,
@@ -21,10 +19,10 @@ import {
 } from "./runner_program.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 import { SYS } from "./syscall_numbers.ts";
+import { SIGCHLD } from "./constants.ts";
 
 export { SYS };
-/** One step of a runner program (see runner_program.ts). */
-export type { Step as SyscallStep };
+export { CLONE, PR, SIGCHLD } from "./constants.ts";
 
 const PROC_SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
@@ -34,55 +32,17 @@ const PROC_SYMBOLS = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
   fcntl3: { name: "fcntl", parameters: ["i32", "i32", "i64"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
-  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
-  chroot: { parameters: ["buffer"], result: "i32" },
-  chdir: { parameters: ["buffer"], result: "i32" },
-  fchdir: { parameters: ["i32"], result: "i32" },
-  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
-  setdomainname: { parameters: ["buffer", "usize"], result: "i32" },
-  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  umask: { parameters: ["u32"], result: "u32" },
-  setgroups: { parameters: ["usize", "buffer"], result: "i32" },
-  setresuid: { parameters: ["u32", "u32", "u32"], result: "i32" },
-  setresgid: { parameters: ["u32", "u32", "u32"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-  syscall4: { name: "syscall", parameters: ["i64", "i64", "i64", "buffer"], result: "i64" },
-  syscallI: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
-  setns: { parameters: ["i32", "i32"], result: "i32" },
-  unshare: { parameters: ["i32"], result: "i32" },
-  setsid: { parameters: [], result: "i32" },
-  getpid: { parameters: [], result: "i32" },
-  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type ProcLib = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
 let lib: ProcLib | undefined;
 const sym = (): ProcLib => lib ??= lazySymbols(PROC_SYMBOLS);
-
-const encoder = new TextEncoder();
-function optCstr(s: string | null | undefined): Uint8Array | null {
-  return s === null || s === undefined ? null : cstr(s);
-}
-
-/** Namespace flags of clone(2)/unshare(2)/setns(2). */
-export const CLONE = {
-  NEWTIME: 0x80,
-  NEWNS: 0x20000,
-  NEWCGROUP: 0x2000000,
-  NEWUTS: 0x4000000,
-  NEWIPC: 0x8000000,
-  NEWUSER: 0x10000000,
-  NEWPID: 0x20000000,
-  NEWNET: 0x40000000,
-} as const;
-
-export const SIGCHLD = 17;
 
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
@@ -125,14 +85,6 @@ function stackTop(): Deno.PointerValue {
   return Deno.UnsafePointer.offset(childStack!, STACK_SIZE - 64);
 }
 
-/** A NULL-terminated array of pointers to the given strings, plus what keeps them alive. */
-function liveCstrArray(items: string[]): { array: BigUint64Array; keep: Uint8Array[] } {
-  const keep = items.map(cstr);
-  const array = new BigUint64Array(items.length + 1);
-  keep.forEach((b, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))));
-  return { array, keep };
-}
-
 /** What the child reported: the pid that went on after a fork, or the step that failed. */
 export interface SpawnReport {
   pid: number;
@@ -165,7 +117,13 @@ export function spawnSyscalls(
     { nr: SYS.rtSigprocmask, args: [0, ALL_SIGNALS, null, 8], label: "block signals" },
     ...items,
   ];
-  const [statusR, statusW] = pipe(false);
+  const [statusR, low] = pipe(false);
+  // High up, so that steps moving descriptors to small fixed numbers cannot overwrite it.
+  let statusW = low;
+  try {
+    statusW = dupAbove(low, 100);
+    closeFd(low);
+  } catch { /* a tight descriptor limit: keep it where it is */ }
   let block: Uint8Array;
   let layout;
   try {
@@ -232,81 +190,6 @@ export function* readRecords(fd: number): Generator<[bigint, bigint]> {
   }
 }
 
-/**
- * Steps that give the program a clean signal state: Deno ignores SIGPIPE, and an ignored
- * disposition (like the blocked mask) survives execve.
- */
-export function defaultSignalSteps(): Step[] {
-  // A zeroed kernel struct sigaction is SIG_DFL with no flags on both architectures.
-  const act = new Uint8Array(32);
-  const none = new Uint8Array(8);
-  return [
-    { nr: SYS.rtSigaction, args: [13, act, null, 8], label: "reset SIGPIPE" },
-    { nr: SYS.rtSigprocmask, args: [2, none, null, 8], label: "unblock signals" },
-  ];
-}
-
-/** prctl(2) options and arguments the runtime uses. */
-export const PR = {
-  SET_DUMPABLE: 4,
-  SET_KEEPCAPS: 8,
-  CAPBSET_DROP: 24,
-  SET_CHILD_SUBREAPER: 36,
-  SET_NO_NEW_PRIVS: 38,
-  CAP_AMBIENT: 47,
-  CAP_AMBIENT_RAISE: 2,
-  CAP_AMBIENT_CLEAR_ALL: 4,
-} as const;
-
-/**
- * capset(2)'s two arguments (version 3) for capability masks (bit n = capability n): the header
- * {version, pid 0} and two {effective, permitted, inheritable} words, low 32 bits first.
- */
-export function capsetArgs(
-  effective: number,
-  permitted: number,
-  inheritable: number,
-): [header: Uint32Array, data: Uint32Array] {
-  const lo = (m: number) => m % 2 ** 32 >>> 0;
-  const hi = (m: number) => Math.floor(m / 2 ** 32) >>> 0;
-  return [
-    new Uint32Array([0x20080522, 0]),
-    new Uint32Array([
-      lo(effective),
-      lo(permitted),
-      lo(inheritable),
-      hi(effective),
-      hi(permitted),
-      hi(inheritable),
-    ]),
-  ];
-}
-
-/** capset(2) for the calling thread. */
-export function capset(effective: number, permitted: number, inheritable: number): void {
-  const [header, data] = capsetArgs(effective, permitted, inheritable);
-  syscallInts(SYS.capset, addressOf(header), addressOf(data), 0n);
-}
-
-/** struct sock_fprog {u16 len; sock_filter *filter} for a BPF program, as runner memory. */
-export function sockFprog(program: Uint8Array): Buf {
-  const fprog = new Buf(new Uint8Array(16));
-  new DataView(fprog.bytes.buffer).setUint16(0, program.length / 8, true);
-  return fprog.point(8, bytesBuf(program));
-}
-
-/** seccomp(SECCOMP_SET_MODE_FILTER) of a BPF program (8-byte sock_filter records). */
-export function loadSeccomp(program: Uint8Array, flags: number): void {
-  const fprog = new BigUint64Array([BigInt(program.length / 8), addressOf(program)]);
-  syscall(SYS.seccomp, 1n, BigInt(flags), new Uint8Array(fprog.buffer));
-  void program;
-}
-
-/** Marks every descriptor from `from` on close-on-exec (close_range CLOSE_RANGE_CLOEXEC). */
-export function closeRangeCloexec(from: number): void {
-  syscallInts(SYS.closeRange, BigInt(from), 0xffffffffn, 4n);
-}
-
 /** An execve step. */
 export function execveStep(path: string, args: string[], env: string[]): Step {
   return {
@@ -330,7 +213,12 @@ export function execveStep(path: string, args: string[], env: string[]): Step {
  */
 export function cloneExec(flags: number, path: string, args: string[], env: string[]): number {
   const step = { ...execveStep(path, args, env), mode: "ignore" as const };
-  return spawnSyscalls(flags, [...defaultSignalSteps(), step]).pid;
+  const unblock: Step = {
+    nr: SYS.rtSigprocmask,
+    args: [2, new BigUint64Array(1), null, 8],
+    label: "unblock signals",
+  };
+  return spawnSyscalls(flags, [unblock, step]).pid;
 }
 
 /** How a process ended (or that it has not, with WNOHANG). */
@@ -368,21 +256,33 @@ export function pipe(inheritable = false): [read: number, write: number] {
   return [fds[0], fds[1]];
 }
 
-/** Sets or clears FD_CLOEXEC. */
-export function setCloexec(fd: number, on: boolean): void {
-  const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
-  const cur = check(sym().fcntl3(fd, F_GETFD, 0n), "fcntl");
-  check(sym().fcntl3(fd, F_SETFD, BigInt(on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC)), "fcntl");
+/** A duplicate of `fd` at the lowest free number from `min` on, close-on-exec (F_DUPFD_CLOEXEC). */
+export function dupAbove(fd: number, min: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  return check(sym().fcntl3(fd, F_DUPFD_CLOEXEC, BigInt(min)), "fcntl(F_DUPFD_CLOEXEC)");
+}
+
+/**
+ * A sealed memfd holding `bytes` (nothing can change it afterwards), close-on-exec: a program
+ * to execveat(AT_EMPTY_PATH) without a file on disk.
+ */
+export function sealedMemfd(name: string, bytes: Uint8Array): number {
+  const MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, F_ADD_SEALS = 1033;
+  const SEALS = 0x1 | 0x2 | 0x4 | 0x8; // seal, shrink, grow, write
+  const fd = check(sym().memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING), "memfd_create");
+  try {
+    writeFd(fd, bytes);
+    check(sym().fcntl3(fd, F_ADD_SEALS, BigInt(SEALS)), "fcntl(F_ADD_SEALS)");
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+  return fd;
 }
 
 /** close(2). */
 export function closeFd(fd: number): void {
   sym().close(fd);
-}
-
-/** dup3(2). */
-export function dup3(from: number, to: number, cloexec: boolean): void {
-  check(sym().dup3(from, to, cloexec ? 0o2000000 : 0), "dup3");
 }
 
 /** read(2) into `buf`; returns the count (0 at end of file). */
@@ -409,103 +309,9 @@ export function writeFd(fd: number, buf: Uint8Array): void {
   }
 }
 
-/** execve(2): replaces this process. Returns only on failure (by throwing). */
-export function execve(path: string, args: string[], env: string[]): never {
-  const argv = liveCstrArray(args);
-  const envp = liveCstrArray(env);
-  sym().execve(cstr(path), new Uint8Array(argv.array.buffer), new Uint8Array(envp.array.buffer));
-  void [argv.keep, envp.keep];
-  throw new ErrnoError(errno(), "execve", path);
-}
-
-/** mount(2). */
-export function mount(
-  source: string | null,
-  target: string,
-  fstype: string | null,
-  flags: number,
-  data: string | null,
-): void {
-  check(
-    sym().mount(optCstr(source), cstr(target), optCstr(fstype), BigInt(flags), optCstr(data)),
-    "mount",
-    target,
-  );
-}
-
 /** umount2(2); MNT_DETACH = 2. */
 export function umount2(target: string, flags: number): void {
   check(sym().umount2(cstr(target), flags), "umount2", target);
-}
-
-/** pivot_root(2) (no glibc wrapper). */
-export function pivotRoot(newRoot: string, putOld: string): void {
-  const nr = Deno.build.arch === "x86_64" ? 155n : 41n;
-  const a = cstr(newRoot), b = cstr(putOld);
-  const r = sym().syscall4(
-    nr,
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a))),
-    BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b))),
-    null,
-  );
-  check(r, "pivot_root", newRoot);
-}
-
-/** chroot(2). */
-export function chroot(path: string): void {
-  check(sym().chroot(cstr(path)), "chroot", path);
-}
-
-/** chdir(2) (Deno.chdir would do; this one works with the errno model used here). */
-export function chdir(path: string): void {
-  check(sym().chdir(cstr(path)), "chdir", path);
-}
-
-/** fchdir(2). */
-export function fchdir(fd: number): void {
-  check(sym().fchdir(fd), "fchdir");
-}
-
-/** sethostname(2). */
-export function sethostname(name: string): void {
-  const b = encoder.encode(name);
-  check(sym().sethostname(b, BigInt(b.length)), "sethostname", name);
-}
-
-/** setdomainname(2). */
-export function setdomainname(name: string): void {
-  const b = encoder.encode(name);
-  check(sym().setdomainname(b, BigInt(b.length)), "setdomainname", name);
-}
-
-/** setrlimit(2); -1 means RLIM_INFINITY. */
-export function setrlimit(resource: number, soft: number, hard: number): void {
-  const v = new BigUint64Array([
-    soft < 0 ? 0xffffffffffffffffn : BigInt(soft),
-    hard < 0 ? 0xffffffffffffffffn : BigInt(hard),
-  ]);
-  check(sym().setrlimit(resource, new Uint8Array(v.buffer)), "setrlimit", String(resource));
-}
-
-/** umask(2); returns the previous mask. */
-export function umask(mask: number): number {
-  return sym().umask(mask);
-}
-
-/** setgroups(2). */
-export function setgroups(gids: number[]): void {
-  const a = new Uint32Array(gids);
-  check(sym().setgroups(BigInt(gids.length), new Uint8Array(a.buffer)), "setgroups");
-}
-
-/** setresuid(2) for all of this process's threads (glibc broadcasts it). */
-export function setresuid(uid: number): void {
-  check(sym().setresuid(uid, uid, uid), "setresuid", String(uid));
-}
-
-/** setresgid(2) for all of this process's threads (glibc broadcasts it). */
-export function setresgid(gid: number): void {
-  check(sym().setresgid(gid, gid, gid), "setresgid", String(gid));
 }
 
 /** prctl(2) with up to four arguments. */
@@ -513,42 +319,7 @@ export function prctl(option: number, a = 0n, b = 0n, c = 0n, d = 0n): number {
   return check(sym().prctl(option, a, b, c, d), "prctl", String(option));
 }
 
-/** A raw syscall with up to three integer arguments and a buffer. */
-export function syscall(nr: number, a: bigint, b: bigint, buf: Uint8Array | null): number {
-  return check(sym().syscall4(BigInt(nr), a, b, buf), "syscall", String(nr));
-}
-
-/** A raw syscall with three integer (or pointer-as-integer) arguments. */
-export function syscallInts(nr: number, a: bigint, b: bigint, c: bigint): number {
-  return check(sym().syscallI(BigInt(nr), a, b, c), "syscall", String(nr));
-}
-
 /** The address of a buffer, for syscalls that take pointers as integers. */
 export function addressOf(buf: ArrayBufferView | ArrayBuffer): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-}
-
-/** unshare(2) for the calling thread (only kinds a multithreaded process may unshare). */
-export function unshare(flags: number): void {
-  check(sym().unshare(flags), "unshare");
-}
-
-/** setns(2). */
-export function setns(fd: number, nstype: number): void {
-  check(sym().setns(fd, nstype), "setns");
-}
-
-/** setsid(2). */
-export function setsid(): number {
-  return check(sym().setsid(), "setsid");
-}
-
-/** This process's pid. */
-export function getpid(): number {
-  return sym().getpid();
-}
-
-/** Restores the default action of `signal` (SIG_DFL), e.g. SIGPIPE, which Deno ignores. */
-export function defaultSignal(signal: number): void {
-  sym().signal(signal, null);
 }

@@ -49,7 +49,6 @@ type PtyLib = Deno.DynamicLibrary<typeof PTY_SYMBOLS>["symbols"];
 let lib: PtyLib | undefined;
 const sym = (): PtyLib => lib ??= lazySymbols(PTY_SYMBOLS);
 
-const TIOCSCTTY = 0x540e;
 const TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414;
 const TCSANOW = 0;
@@ -155,15 +154,6 @@ export function getWinsize(fd: number): { rows: number; cols: number } | undefin
     throw new ErrnoError(e, "ioctl(TIOCGWINSZ)");
   }
   return { rows: ws[0], cols: ws[1] };
-}
-
-/**
- * Makes `fd` (a pty slave) the controlling terminal of the calling process (TIOCSCTTY, arg 0:
- * do not steal it from another session). The caller must be a session leader without one,
- * i.e. call setsid() first.
- */
-export function setControllingTerminal(fd: number): void {
-  check(sym().ioctlInt(fd, BigInt(TIOCSCTTY), 0n), "ioctl(TIOCSCTTY)");
 }
 
 /**

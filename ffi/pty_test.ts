@@ -123,36 +123,6 @@ Deno.test("pollFd: timeout, readiness, and EOF (EIO) once the slave closes", asy
   }
 });
 
-Deno.test("setControllingTerminal: a new session leader acquires the pty", async () => {
-  // Needs a session leader without a terminal, so it runs in a child deno process (never in
-  // the test runner itself: if that leads a session without a terminal, it would take the pty).
-  const url = (p: string) => new URL(p, import.meta.url).href;
-  const code = `
-    import { openPty, setControllingTerminal } from "${url("./pty.ts")}";
-    import { setsid } from "${url("./process.ts")}";
-    const { slave } = openPty();
-    let notLeader = "";
-    try { setControllingTerminal(slave); } catch (e) { notLeader = (e as { code: string }).code; }
-    setsid();
-    const opened = () => { try { Deno.openSync("/dev/tty").close(); return true; } catch { return false; } };
-    const before = opened();
-    setControllingTerminal(slave);
-    console.log(JSON.stringify({ notLeader, before, after: opened() }));
-  `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-config", code],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, dec.decode(out.stderr));
-  assert.deepEqual(JSON.parse(dec.decode(out.stdout)), {
-    notLeader: "EPERM",
-    before: false,
-    after: true,
-  });
-});
-
 Deno.test("relayPty copies stdin to the pty and the pty to stdout until the slave closes", async () => {
   const { master, slave } = openPty();
   makeRaw(slave); // no echo, no CR/LF translation: bytes arrive as written

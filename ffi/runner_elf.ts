@@ -7,11 +7,13 @@
  * @example
  * ```ts
  * import { runnerElf } from "./runner_elf.ts";
- * const elf = runnerElf("x86_64", [{ nr: 231, args: [7], label: "exit 7" }], { statusFd: 2 });
+ * const { bytes } = runnerElf("x86_64", [{ nr: 231, args: [7], label: "exit 7" }], {
+ *   statusFd: 2,
+ * });
  * ```
  * @module
  */
-import { type Item, type LayoutOptions, layoutProgram } from "./runner_program.ts";
+import { type Item, type LayoutOptions, layoutProgram, type Step } from "./runner_program.ts";
 import { SYSCALL_LIST_CODE } from "./syscall_list_code.ts";
 
 /** Where the code segment is mapped. */
@@ -44,12 +46,15 @@ function entryStub(arch: "x86_64" | "aarch64", address: bigint): Uint8Array {
   return stub;
 }
 
-/** A static ELF for `arch` that runs `items` as a runner program and exits like the runner. */
+/**
+ * A static ELF for `arch` that runs `items` as a runner program and exits like the runner;
+ * `steps` are the program's steps by index (failure records name them).
+ */
 export function runnerElf(
   arch: "x86_64" | "aarch64",
   items: readonly Item[],
   options: LayoutOptions,
-): Uint8Array {
+): { bytes: Uint8Array; steps: readonly Step[] } {
   const code = hexBytes(SYSCALL_LIST_CODE[arch]);
   const layout = layoutProgram(items, options);
   const stubLength = arch === "x86_64" ? 10 : 16;
@@ -85,5 +90,5 @@ export function runnerElf(
   out.set(entryStub(arch, dataAddress), HEADERS);
   out.set(code, HEADERS + stubLength);
   layout.write(out.subarray(dataOffset), dataAddress);
-  return out;
+  return { bytes: out, steps: layout.steps };
 }

@@ -17,7 +17,7 @@ async function run(arch: "x86_64" | "aarch64", items: Item[], indexBase = 0) {
   const dir = await Deno.makeTempDir({ prefix: "ocibox-runner-" });
   try {
     const path = `${dir}/prog`;
-    await Deno.writeFile(path, runnerElf(arch, items, { statusFd: 1, indexBase }), {
+    await Deno.writeFile(path, runnerElf(arch, items, { statusFd: 1, indexBase }).bytes, {
       mode: 0o755,
     });
     const [cmd, args] = arch === Deno.build.arch ? [path, []] : ["qemu-aarch64-static", [path]];

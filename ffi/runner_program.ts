@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import { ErrnoError } from "./errno.ts";
 
 /**
  * Bytes placed in the program's memory. `point` makes 8 of its bytes hold another buffer's
@@ -108,6 +109,8 @@ export interface Step {
   save?: number;
   /** The result must be exactly this (a short read is a failure with errno 0). */
   expect?: number | bigint;
+  /** Plainer words for some errnos of this step, for its error message. */
+  explain?: Readonly<Record<number, string>>;
 }
 
 /** A named position between steps, for jumps. */
@@ -251,6 +254,14 @@ export function layoutProgram(items: readonly Item[], options: LayoutOptions): L
       }
     },
   };
+}
+
+/** One line for a failed step: what it did, and why it failed (errno 0: a short result). */
+export function describeFailure(step: Step, errno: number): string {
+  if (errno === 0) return `${step.label}: an unexpected result (the runtime went away?)`;
+  const why = step.explain?.[errno];
+  const text = new ErrnoError(errno, step.label).message;
+  return why ? `${step.label}: ${why} (${new ErrnoError(errno, "").code})` : text;
 }
 
 /** What a fake kernel sees of one step: integers, buffers as given, slot values resolved. */

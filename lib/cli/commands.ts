@@ -126,11 +126,6 @@ export const COMMANDS: readonly CommandInfo[] = [
     summary: "print the runtime's features JSON",
     load: () => import("./container/features.ts"),
   },
-  {
-    name: "init",
-    summary: "(internal) a container's first process",
-    load: () => import("./container/init.ts"),
-  },
 ];
 
 /** Looks a command up by name. */

@@ -1,39 +1,29 @@
 /**
  * `create`: builds a container up to, not including, the user's program (runtime.md step 2).
- * The container's init is cloned into the new namespaces by ffi's syscall runner, which joins
- * namespaces given by path, protects the runtime's binary and re-runs ocibox as `init`; the
- * runtime writes its uid/gid maps, puts it in its cgroup, sends it the plan, runs the prestart
- * and createRuntime hooks when init reaches that point, and returns once init reports
- * `created`. On any failure everything is undone: the process, the cgroup and the state dir.
+ * The runtime plans the container (lib/runtime/plan), lowers the plan to a syscall-runner
+ * program (lib/runtime/init/lower.ts) and launches it as the container's init
+ * (lib/runtime/init/launch.ts): no JavaScript runs in the container. While init works, the
+ * runtime puts it in its cgroup, answers its pauses (hooks; the program's path, found in the
+ * container's root so a missing command fails here, as with runc) and returns once init
+ * reports `created`. On any failure everything is undone: the process, the cgroup and the state
+ * dir.
  * @module
  */
-import { AT_FDCWD, S_IFIFO } from "../../../ffi/constants.ts";
-import { ErrnoError } from "../../../ffi/errno.ts";
-import { close, mknodat } from "../../../ffi/fs.ts";
-import {
-  CLONE,
-  closeFd,
-  execveStep,
-  kill,
-  pipe,
-  setCloexec,
-  spawnSyscalls,
-  waitPid,
-  writeFd,
-} from "../../../ffi/process.ts";
+import { AT_FDCWD, CLONE, O_CLOEXEC, O_PATH, S_IFIFO } from "../../../ffi/constants.ts";
+import { mknodat, openat } from "../../../ffi/fs.ts";
+import { close } from "../../../ffi/fs.ts";
+import { closeFd, kill, pipe, readRecords, waitPid, writeFd } from "../../../ffi/process.ts";
+import { describeFailure, type Step } from "../../../ffi/runner_program.ts";
 import { OciboxError } from "../../errors.ts";
 import type { CgroupManager } from "../cgroups/manager.ts";
+import { initFdLayout, initPrologue, launchInit } from "../init/launch.ts";
+import { lowerOps, PROGRAM_PATH_MAX, RECORD, SYNC_POINTS } from "../init/lower.ts";
 import type { Plan } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
-import { initCommand } from "../self_command.ts";
+import { timeOffsetsText } from "../plan/time_offsets.ts";
 import type { Spec } from "../spec_types.ts";
 import { absoluteBundle, readBundleSpec, rootfsOf } from "./bundle.ts";
-import {
-  cgroupV1Controllers,
-  isCgroupV2,
-  openCgroup,
-  withDeviceDefaults,
-} from "./container_cgroup.ts";
+import { cgroupSources, isCgroupV2, openCgroup, withDeviceDefaults } from "./container_cgroup.ts";
 import { runHooks } from "./hooks.ts";
 import {
   childOnlyNamespaces,
@@ -42,8 +32,9 @@ import {
   writeIdMaps,
   writeTimeOffsets,
 } from "./init_steps.ts";
-import { timeOffsetsText } from "../plan/time_offsets.ts";
-import { type FromInit, LineReader, send } from "./protocol.ts";
+import { checkMountTargets } from "./mount_targets.ts";
+import { findProgram } from "./program.ts";
+import { unmountShared } from "./shared_mounts.ts";
 import {
   checkFree,
   checkId,
@@ -76,8 +67,37 @@ export interface CreateOptions {
 export interface Created {
   record: ContainerRecord;
   pid: number;
-  /** Whether `pid` is this process's child (false after a fork into a joined pid namespace). */
+  /** Whether `pid` is this process's child (it always is: forks hand it to us). */
   isChild: boolean;
+}
+
+/** A step of init that failed, as one line. */
+function initError(step: Step | undefined, errno: number): OciboxError {
+  return new OciboxError(
+    "INIT",
+    `container init: ${step ? describeFailure(step, errno) : `failed (errno ${errno})`}`,
+  );
+}
+
+/** The mount point (as mountinfo lists it) holding `path`. */
+function mountPointOf(path: string): string | undefined {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch {
+    return undefined;
+  }
+  let best: string | undefined;
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const point = line.split(" ")[4]?.replace(
+      /\\([0-7]{3})/g,
+      (_, o) => String.fromCharCode(parseInt(o, 8)),
+    );
+    if (!point) continue;
+    const within = point === "/" || real === point || real.startsWith(point + "/");
+    if (within && (best === undefined || point.length > best.length)) best = point;
+  }
+  return best;
 }
 
 /** Creates container `id` from the bundle. */
@@ -89,35 +109,49 @@ export async function createContainer(id: string, options: CreateOptions): Promi
   checkFree(options.root, id);
   const rootless = Deno.uid() !== 0;
   const rootfs = rootfsOf(bundle, spec);
+  const hooks = spec.hooks ?? {};
+  const hasInitHooks = [hooks.prestart, hooks.createRuntime, hooks.createContainer]
+    .some((h) => h?.length);
+  // startContainer hooks run at `start`, while init waits on the exec FIFO: `run` waits too.
+  const startNow = options.startNow && !hooks.startContainer?.length;
 
   let compiled: { program: Uint8Array; flags: number; warnings: string[] } | undefined;
-  const seccompProfile = spec.linux?.seccomp;
-  if (seccompProfile) {
+  if (spec.linux?.seccomp) {
     const { compileSeccomp } = await import("../seccomp/compile.ts");
-    compiled = compileSeccomp(seccompProfile);
+    compiled = compileSeccomp(spec.linux.seccomp);
   }
-  const cgroupV2 = isCgroupV2();
   const ns = namespaceSetup(where, spec.linux?.namespaces ?? []);
   const userns = (ns.flags & CLONE.NEWUSER) !== 0 || ns.join.some((j) => j.type === "user");
+  const layout = initFdLayout(options.preserveFds ?? 0);
+  const dir = containerDir(options.root, id);
+
+  const opened: number[] = ns.join.map((j) => j.fd);
   let consoleFd = options.consoleFd ?? -1;
-  let ownConsole = false;
-  let plan: Plan;
-  let offsets: string | undefined;
+  const shared: string[] = [];
+  let cgroup: CgroupManager | undefined;
+  let madeDir = false;
+  let pid = -1;
+  let statusR = -1, controlW = -1;
   try {
     if (options.consoleSocket && spec.process?.terminal) {
       const { connectUnix } = await import("../../../ffi/socket.ts");
       consoleFd = connectUnix(options.consoleSocket);
-      ownConsole = true;
+      opened.push(consoleFd);
     }
-    offsets = timeOffsetsText(spec);
-    plan = planContainer(spec, {
+    cgroup = await openCgroup(spec, id, options.systemdCgroup ?? false, rootless);
+    const cgroupV2 = isCgroupV2();
+    const sources = await cgroupSources(cgroup?.path);
+    const offsets = timeOffsetsText(spec);
+    const plan: Plan = planContainer(spec, {
       bundle,
       rootless,
       userns,
       noPivot: options.noPivot,
       preserveFds: options.preserveFds,
       cgroupV2,
-      cgroupV1Controllers: cgroupV2 ? undefined : await cgroupV1Controllers(),
+      cgroupV1Hierarchies: cgroupV2 ? undefined : sources.v1,
+      cgroupV2Source: sources.v2,
+      rootfsParentMount: spec.linux?.rootfsPropagation ? mountPointOf(rootfs) : undefined,
       isFile: (p: string) => {
         try {
           return Deno.statSync(p).isFile;
@@ -125,94 +159,77 @@ export async function createContainer(id: string, options: CreateOptions): Promi
           return false;
         }
       },
-      consoleSocketFd: consoleFd >= 0 ? consoleFd : undefined,
-      startNow: options.startNow,
+      consoleSocketFd: consoleFd >= 0 ? layout.console : undefined,
+      startNow,
+      hooks: hasInitHooks,
       compileSeccomp: compiled ? () => compiled! : undefined,
     });
-  } catch (e) {
-    for (const j of ns.join) close(j.fd);
-    if (ownConsole) closeFd(consoleFd);
-    throw e;
-  }
-
-  const dir = containerDir(options.root, id);
-  await Deno.mkdir(options.root, { recursive: true, mode: 0o711 });
-  await Deno.mkdir(dir, { mode: 0o711 });
-  let pid = -1;
-  let isChild = true;
-  let planW = -1, statusR = -1;
-  let cgroup: CgroupManager | undefined;
-  try {
-    const fifo = options.startNow ? null : fifoPath(options.root, id);
-    if (fifo) mknodat(AT_FDCWD, fifo, S_IFIFO | 0o622, 0, 0);
-
-    const [planR, pw] = pipe(true);
-    const [sr, statusW] = pipe(true);
-    planW = pw;
-    statusR = sr;
-    if (consoleFd >= 0) setCloexec(consoleFd, false);
-    const init = initCommand();
-    const env = [
-      `OCIBOX_INIT_PLAN_FD=${planR}`,
-      `OCIBOX_INIT_STATUS_FD=${statusW}`,
-      ...["HOME", "DENO_DIR", "XDG_CACHE_HOME", "OCIBOX_MAIN"].flatMap((k) => {
-        const v = Deno.env.get(k);
-        return v === undefined ? [] : [`${k}=${v}`];
-      }),
-      "NO_COLOR=1",
-    ];
-    cgroup = await openCgroup(spec, id, options.systemdCgroup ?? false, rootless);
-    cgroup?.apply(withDeviceDefaults(spec));
-    const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
-    const [mapsR, mapsW] = newUserns ? pipe(true) : [-1, -1];
-    const [offsetsR, offsetsW] = offsets ? pipe(true) : [-1, -1];
-    let report;
-    try {
-      report = spawnSyscalls(
-        ns.flags & ~CLONE.NEWCGROUP & ~childOnlyNamespaces(ns).unshare,
-        initSteps(ns, {
-          exe: init.path,
-          rootless,
-          mapsReady: newUserns ? mapsR : undefined,
-          offsetsReady: offsets ? offsetsR : undefined,
-        }, execveStep(init.path, init.args, env)),
-        (child) => {
-          try {
-            if (newUserns) {
-              writeIdMaps(child, spec, rootless);
-              writeFd(mapsW, new Uint8Array([1]));
-            }
-            if (offsets) {
-              writeTimeOffsets(child, offsets);
-              writeFd(offsetsW, new Uint8Array([1]));
-            }
-          } finally {
-            if (newUserns) closeFd(mapsW);
-            if (offsets) closeFd(offsetsW);
-          }
-        },
-        { shareMemory: !ns.join.some((j) => j.type === "time") },
-      );
-    } finally {
-      closeFd(planR);
-      closeFd(statusW);
-      if (newUserns) closeFd(mapsR);
-      if (offsets) closeFd(offsetsR);
-      for (const j of ns.join) close(j.fd);
-      if (ownConsole) closeFd(consoleFd);
+    checkMountTargets(rootfs, plan.ops);
+    if (plan.ops.some((o) => o.op === "pivotRoot" && o.mode === "chroot")) {
+      // No mount namespace: the container's mounts are the host's; delete takes them away.
+      shared.push(...plan.ops.flatMap((o) => o.op === "mount" ? [`${rootfs}${o.target}`] : []));
     }
-    setCloexec(planW, true);
-    setCloexec(statusR, true);
-    isChild = !childOnlyNamespaces(ns).fork;
+    const program = [...initPrologue(layout), ...lowerOps(plan.ops, { fds: layout })];
+
+    await Deno.mkdir(options.root, { recursive: true, mode: 0o711 });
+    await Deno.mkdir(dir, { mode: 0o711 });
+    madeDir = true;
+    let fifo: number | undefined;
+    if (!startNow) {
+      // Writable by anyone (init may be any user, in any user namespace); init reaches it
+      // through this descriptor, so the state directory's own permissions do not matter.
+      const path = fifoPath(options.root, id);
+      mknodat(AT_FDCWD, path, S_IFIFO | 0o622, 0, 0);
+      Deno.chmodSync(path, 0o622);
+      fifo = openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
+      opened.push(fifo);
+    }
+    const [sr, statusW] = pipe(false);
+    const [controlR, cw] = pipe(false);
+    statusR = sr;
+    controlW = cw;
+    opened.push(statusW, controlR);
+    cgroup?.apply(withDeviceDefaults(spec));
+
+    const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
+    const [mapsR, mapsW] = newUserns ? pipe(false) : [-1, -1];
+    const [offsetsR, offsetsW] = offsets ? pipe(false) : [-1, -1];
+    if (newUserns) opened.push(mapsR, mapsW);
+    if (offsets) opened.push(offsetsR, offsetsW);
+    const report = launchInit({
+      cloneFlags: ns.flags & ~CLONE.NEWCGROUP & ~childOnlyNamespaces(ns).unshare,
+      setup: initSteps(ns, {
+        mapsReady: newUserns ? mapsR : undefined,
+        offsetsReady: offsets ? offsetsR : undefined,
+      }),
+      program,
+      layout,
+      passed: {
+        status: statusW,
+        control: controlR,
+        fifo,
+        console: consoleFd >= 0 ? consoleFd : undefined,
+      },
+      afterClone: (child) => {
+        if (newUserns) {
+          writeIdMaps(child, spec, rootless);
+          writeFd(mapsW, new Uint8Array([1]));
+        }
+        if (offsets) {
+          writeTimeOffsets(child, offsets);
+          writeFd(offsetsW, new Uint8Array([1]));
+        }
+      },
+      shareMemory: !ns.join.some((j) => j.type === "time"),
+    });
+    // Only init holds these now: its end closes the pipes.
+    for (const fd of opened.splice(0)) close(fd);
     pid = report.pid;
     if (report.failed) {
-      throw new OciboxError(
-        "INIT",
-        `container init: ${new ErrnoError(report.failed.errno, report.failed.step.label).message}`,
-      );
+      throw initError(report.failed.step, report.failed.errno);
     }
-    // Into the cgroup while init's Deno starts (on another CPU): it waits for the plan, so
-    // nothing of the container runs outside. cgroup v1 moves are slow (10-30 ms here).
+    // Into the cgroup while init works on another CPU; it waits for this before anything of
+    // the container's own can run (its pauses below). cgroup v1 moves are slow (10-30 ms here).
     cgroup?.addProcess(pid);
     const startTime = processStartTime(pid) ?? "";
     const state = {
@@ -223,35 +240,39 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       bundle,
       annotations: spec.annotations ?? {},
     };
-    send(planW, {
-      plan,
-      fifo,
-      createContainer: spec.hooks?.createContainer ?? [],
-      startContainer: spec.hooks?.startContainer ?? [],
-      state,
-    });
-    const reader = new LineReader(statusR);
-    for (;;) {
-      const m = reader.next<FromInit>();
-      if (!m) {
-        throw new OciboxError("INIT", "container init exited before the container was created");
+    let created = false;
+    for (const [word, value] of readRecords(statusR)) {
+      if (word === RECORD.created) {
+        created = true;
+        // Waiting for start: nothing more comes. Starting now: until the program's exec
+        // closes the pipe, a failure of the last steps (seccomp, exec) still reaches us.
+        if (!startNow) break;
+        continue;
       }
-      if (m.type === "error") throw new OciboxError("INIT", m.message);
-      if (m.type === "created") break;
-      if (m.type === "sync") {
-        try {
-          await runHooks(spec.hooks?.prestart, state, "prestart");
-          await runHooks(spec.hooks?.createRuntime, state, "createRuntime");
-        } catch (e) {
-          send(planW, { type: "abort" });
-          throw e;
+      if (word !== RECORD.sync) throw initError(report.program[Number(word)], Number(value));
+      const point = SYNC_POINTS[Number(value)];
+      if (point === "hooks") {
+        await runHooks(hooks.prestart, state, "prestart");
+        await runHooks(hooks.createRuntime, state, "createRuntime");
+        await runHooks(hooks.createContainer, state, "createContainer", pid);
+      }
+      if (point === "program") {
+        const p = spec.process!;
+        const path = findProgram(pid, p.args![0], p.env ?? [], p.cwd);
+        const answer = new Uint8Array(PROGRAM_PATH_MAX);
+        const { written } = new TextEncoder().encodeInto(path, answer);
+        if (written >= PROGRAM_PATH_MAX) {
+          throw new OciboxError("INIT", `exec: ${JSON.stringify(path)}: file name too long`);
         }
-        send(planW, { type: "continue" });
-      }
+        writeFd(controlW, answer);
+      } else writeFd(controlW, new Uint8Array([1]));
     }
-    closeFd(planW);
+    if (!created) {
+      throw new OciboxError("INIT", "container init exited before the container was created");
+    }
     closeFd(statusR);
-    planW = statusR = -1;
+    closeFd(controlW);
+    statusR = controlW = -1;
     const record: ContainerRecord = {
       id,
       bundle,
@@ -263,7 +284,11 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       rootless,
       owner: String(Deno.uid()),
       rootfs,
-      hooks: { poststart: spec.hooks?.poststart ?? [], poststop: spec.hooks?.poststop ?? [] },
+      hooks: {
+        poststart: hooks.poststart ?? [],
+        poststop: hooks.poststop ?? [],
+        startContainer: hooks.startContainer ?? [],
+      },
       process: spec.process!,
       seccomp: compiled
         ? {
@@ -271,19 +296,21 @@ export async function createContainer(id: string, options: CreateOptions): Promi
           flags: compiled.flags,
         }
         : undefined,
+      sharedMounts: shared.length ? shared : undefined,
     };
     await writeRecord(options.root, record);
     if (options.pidFile) await Deno.writeTextFile(options.pidFile, String(pid));
-    return { record, pid, isChild };
+    return { record, pid, isChild: true };
   } catch (e) {
-    if (planW >= 0) closeFd(planW);
+    for (const fd of opened) close(fd);
     if (statusR >= 0) closeFd(statusR);
+    if (controlW >= 0) closeFd(controlW);
     if (pid > 0) {
       try {
         kill(pid, 9);
       } catch { /* gone */ }
       try {
-        if (isChild) waitPid(pid);
+        waitPid(pid);
       } catch { /* reaped */ }
     }
     if (cgroup) {
@@ -291,7 +318,8 @@ export async function createContainer(id: string, options: CreateOptions): Promi
         cgroup.destroy();
       } catch { /* best effort */ }
     }
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    unmountShared(shared);
+    if (madeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw e;
   }
 }

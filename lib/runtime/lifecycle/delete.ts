@@ -5,12 +5,20 @@
  * @module
  */
 import { kill, waitPid } from "../../../ffi/process.ts";
+import { NotFoundError } from "../../errors.ts";
+import { unmountShared } from "./shared_mounts.ts";
 import { runHooks } from "./hooks.ts";
 import { containerDir, ContainerStateError, isAlive, readRecord, stateOf } from "./state_store.ts";
 
-/** Deletes container `id`. */
+/** Deletes container `id`; with `force`, one that does not exist is no error (as with runc). */
 export async function deleteContainer(root: string, id: string, force = false): Promise<void> {
-  const record = readRecord(root, id);
+  let record;
+  try {
+    record = readRecord(root, id);
+  } catch (e) {
+    if (force && e instanceof NotFoundError) return;
+    throw e;
+  }
   const { loadCgroupManager } = await import("../cgroups/manager.ts");
   let cgroup = null;
   if (record.cgroupPath) {
@@ -37,6 +45,7 @@ export async function deleteContainer(root: string, id: string, force = false): 
     if (cgroup.pids().length) cgroup.killAll(9);
     cgroup.destroy();
   }
+  if (record.sharedMounts) unmountShared(record.sharedMounts);
   await Deno.remove(containerDir(root, id), { recursive: true });
   try {
     await runHooks(record.hooks.poststop, { ...state, status: "stopped" }, "poststop");

@@ -1,21 +1,15 @@
 /**
  * What the cloned child does before it execs the container's init, as syscall-runner steps:
  * the namespaces to create or join (checked from config.json), the uid/gid maps written while
- * it waits, the fork into pid and time namespaces, and the protection of the runtime's binary.
+ * it waits, and the fork into pid and time namespaces.
  * @module
  */
 import { AT_FDCWD, O_CLOEXEC, O_RDONLY } from "../../../ffi/constants.ts";
 import { close, openat } from "../../../ffi/fs.ts";
-import {
-  CLONE,
-  defaultSignalSteps,
-  PR,
-  SIGCHLD,
-  SYS,
-  type SyscallStep,
-} from "../../../ffi/process.ts";
+import { CLONE, CLONE_PARENT, PR, SIGCHLD } from "../../../ffi/constants.ts";
+import type { Step } from "../../../ffi/runner_program.ts";
+import { SYS } from "../../../ffi/syscall_numbers.ts";
 import { InvalidImageError } from "../../errors.ts";
-import { MS } from "../plan/ops.ts";
 import type { LinuxNamespace, Spec } from "../spec_types.ts";
 
 /** clone(2) flags of the namespace types. */
@@ -102,8 +96,6 @@ export function namespaceSetup(where: string, namespaces: LinuxNamespace[]): Nam
 
 /** What the cloned child needs besides the namespaces. */
 export interface InitStepOptions {
-  exe: string;
-  rootless: boolean;
   /** A pipe to wait on until the runtime has written the uid/gid maps. */
   mapsReady?: number;
   /** A pipe to wait on, once the time namespace exists, until its offsets are written. */
@@ -123,28 +115,22 @@ export function childOnlyNamespaces(ns: NamespaceSetup): { unshare: number; fork
 }
 
 /**
- * The steps the cloned child makes before it execs init: join namespaces,
- * wait for the id maps (exec without them would drop every capability), become undumpable (so
- * no process in the container can open it or its executable through /proc), fork into
- * a joined pid namespace, and in the new mount namespace put the
- * runtime's executable under a read-only bind mount so nothing reaching /proc/<init>/exe can
- * write it (CVE-2019-5736).
+ * The steps the cloned child makes before it execs init: join namespaces, wait for the id maps
+ * (exec without them would drop every capability), become undumpable (so no process in the
+ * container can open it or its executable through /proc), and fork into joined pid and time
+ * namespaces (the fork is the runtime's own child, so it can wait for it).
  */
-export function initSteps(
-  ns: NamespaceSetup,
-  o: InitStepOptions,
-  init: SyscallStep,
-): SyscallStep[] {
-  const cstr = (s: string) => new TextEncoder().encode(s + "\0");
-  const steps: SyscallStep[] = [];
+export function initSteps(ns: NamespaceSetup, o: InitStepOptions): Step[] {
+  const steps: Step[] = [];
   for (const j of ns.join) {
     steps.push({ nr: SYS.setns, args: [j.fd, j.flag], label: `join the ${j.type} namespace` });
   }
   if (o.mapsReady !== undefined) {
     steps.push({
       nr: SYS.read,
-      args: [o.mapsReady, new Uint8Array(1), 1],
+      args: [o.mapsReady, new Uint8Array(8), 1],
       label: "wait for the id maps",
+      expect: 1,
     });
     // Become the namespace's root: exec keeps capabilities only for the mapped uid 0.
     steps.push(
@@ -163,8 +149,9 @@ export function initSteps(
     if (o.offsetsReady !== undefined) {
       steps.push({
         nr: SYS.read,
-        args: [o.offsetsReady, new Uint8Array(1), 1],
+        args: [o.offsetsReady, new Uint8Array(8), 1],
         label: "wait for the time offsets",
+        expect: 1,
       });
     }
   }
@@ -174,27 +161,12 @@ export function initSteps(
     { nr: SYS.prctl, args: [PR.SET_DUMPABLE, 0, 0, 0, 0], label: "prctl(PR.SET_DUMPABLE)" },
   );
   if (childOnly.fork) {
-    steps.push({ nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" });
+    steps.push({
+      nr: SYS.clone,
+      args: [SIGCHLD | CLONE_PARENT, 0, 0, 0, 0],
+      mode: "fork",
+      label: "fork",
+    });
   }
-  if (ns.flags & CLONE.NEWNS) {
-    const path = cstr(o.exe);
-    // Rootless: the mount's locked flags may make the remount fail; the bind still isolates.
-    const mode = o.rootless ? "ignore" as const : "strict" as const;
-    steps.push(
-      {
-        nr: SYS.mount,
-        args: [null, cstr("/"), null, MS.REC | MS.SLAVE, null],
-        label: "make / a slave mount",
-      },
-      { nr: SYS.mount, args: [path, path, null, MS.BIND, null], mode, label: `bind ${o.exe}` },
-      {
-        nr: SYS.mount,
-        args: [null, path, null, MS.REMOUNT | MS.BIND | MS.RDONLY, null],
-        mode,
-        label: `make ${o.exe} read-only`,
-      },
-    );
-  }
-  steps.push(...defaultSignalSteps(), init);
   return steps;
 }

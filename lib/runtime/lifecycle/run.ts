@@ -9,6 +9,7 @@ import { absoluteBundle, readBundleSpec } from "./bundle.ts";
 import { createContainer, type CreateOptions } from "./create.ts";
 import { deleteContainer } from "./delete.ts";
 import { runHooks } from "./hooks.ts";
+import { startContainer } from "./start.ts";
 import { stateOf } from "./state_store.ts";
 import { becomeSubreaper, waitForExit } from "./wait.ts";
 
@@ -49,10 +50,16 @@ export async function runContainer(id: string, options: RunOptions): Promise<num
     const { relayPty } = await import("../console.ts");
     relay = relayPty(master, { stdin: 0, stdout: 1 });
   }
-  try {
-    await runHooks(record.hooks.poststart, { ...stateOf(options.root, record) }, "poststart");
-  } catch (e) {
-    console.error(`warning: ${(e as Error).message}`);
+  if (record.hooks.startContainer?.length) {
+    // Created waiting for start, so the startContainer hooks run before the program (and
+    // start runs the poststart hooks).
+    await startContainer(options.root, id);
+  } else {
+    try {
+      await runHooks(record.hooks.poststart, { ...stateOf(options.root, record) }, "poststart");
+    } catch (e) {
+      console.error(`warning: ${(e as Error).message}`);
+    }
   }
   if (options.detach) return 0;
   const code = await waitForExit(pid);

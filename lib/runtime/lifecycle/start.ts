@@ -1,7 +1,8 @@
 /**
- * `start`: lets a created container run its program (runtime.md step "start"). Reading the
- * exec FIFO releases init, which runs the startContainer hooks and execs the program; the
- * FIFO is removed so the container counts as running, then the poststart hooks run here.
+ * `start`: lets a created container run its program (runtime.md step "start"). The
+ * startContainer hooks run first, in the container's namespaces, while init still waits;
+ * reading the exec FIFO then releases init, which execs the program; the FIFO is removed so
+ * the container counts as running, then the poststart hooks run here.
  * @module
  */
 import { AT_FDCWD, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../../../ffi/constants.ts";
@@ -17,6 +18,12 @@ export async function startContainer(root: string, id: string): Promise<void> {
   const record = readRecord(root, id);
   const state = stateOf(root, record);
   if (state.status !== "created") throw new ContainerStateError(id, state.status, "start");
+  await runHooks(
+    record.hooks.startContainer,
+    { ...state, status: "created" },
+    "startContainer",
+    record.pid,
+  );
   const fifo = fifoPath(root, id);
   // Non-blocking, so a dead init cannot hang us: poll for its byte while it is alive.
   const fd = openat(AT_FDCWD, fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);

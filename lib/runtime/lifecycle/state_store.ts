@@ -29,12 +29,14 @@ export interface ContainerRecord {
   owner: string;
   /** The rootfs as the host sees it. */
   rootfs: string;
-  /** Hooks the runtime itself runs after create. */
-  hooks: { poststart: Hook[]; poststop: Hook[] };
+  /** Hooks the runtime runs after create (startContainer ones in the container's namespaces). */
+  hooks: { poststart: Hook[]; poststop: Hook[]; startContainer?: Hook[] };
   /** The container's process, the base of `exec`'s processes (like runc). */
   process: Process;
   /** The compiled seccomp filter, applied to `exec`'d processes too. */
   seccomp?: { program: string; flags: number };
+  /** Without a mount namespace of its own: its mounts, in the host's, for delete to remove. */
+  sharedMounts?: string[];
 }
 
 /** The runtime-spec state (state-schema.json) of a container. */

@@ -126,8 +126,9 @@ export function planDevices(
       ctx.warnings.push(`${where}: /dev/ptmx is made a symlink to pts/ptmx instead`);
       continue;
     }
+    // A user namespace may make FIFOs but no device nodes: those are bound from the host.
     ops.push(
-      ctx.userns
+      ctx.userns && device.type !== "p"
         ? { op: "bindDevice", path: device.path, source: device.path }
         : { op: "mknod", ...device },
     );

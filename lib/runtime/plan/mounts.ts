@@ -9,6 +9,7 @@ import type { Mount } from "../spec_types.ts";
 import { parseMountOptions } from "./mount_options.ts";
 import { MS, type Op } from "./ops.ts";
 import { cleanPath, hostPath, isWithin } from "./paths.ts";
+import type { CgroupV1Hierarchy } from "./planner.ts";
 
 /** What mount planning needs to know about the host and the config. */
 export interface MountContext {
@@ -20,7 +21,9 @@ export interface MountContext {
   /** The config has a cgroup namespace. */
   cgroupns: boolean;
   cgroupV2: boolean;
-  cgroupV1Controllers?: readonly string[];
+  cgroupV1Hierarchies?: readonly CgroupV1Hierarchy[];
+  /** On v2, the container's cgroup directory on the host. */
+  cgroupV2Source?: string;
   isFile(path: string): boolean;
   warnings: string[];
 }
@@ -38,8 +41,11 @@ export interface PlannedMount {
 export interface MountPlan {
   /** Before pivot_root, in config order. */
   ops: Op[];
-  /** Read-only remounts of tmpfs mounts and `/dev`, to run after pivot_root (runc's finalizeRootfs). */
-  afterPivot: Op[];
+  /**
+   * Read-only remounts of tmpfs mounts and `/dev`, once nothing more is made in them (runc's
+   * finalizeRootfs).
+   */
+  afterSetup: Op[];
   mounts: PlannedMount[];
 }
 
@@ -70,7 +76,7 @@ export function planMounts(mounts: readonly Mount[] | undefined, ctx: MountConte
   if (mounts !== undefined && !Array.isArray(mounts)) {
     throw new InvalidImageError("config.json mounts", "must be an array");
   }
-  const plan: MountPlan = { ops: [], afterPivot: [], mounts: [] };
+  const plan: MountPlan = { ops: [], afterSetup: [], mounts: [] };
   for (const [i, mount] of (mounts ?? []).entries()) planMount(mount, i, ctx, plan);
   return plan;
 }
@@ -126,7 +132,7 @@ function planMount(mount: Mount, i: number, ctx: MountContext, plan: MountPlan):
   if ((type === "tmpfs" || target === "/dev") && flags & MS.RDONLY) {
     // Mounted writable so device nodes and nested mount points can still be made in it.
     flags &= ~MS.RDONLY;
-    plan.afterPivot.push(remountOp(target, options.flags));
+    plan.afterSetup.push(remountOp(target, options.flags));
   }
   plan.ops.push({
     op: "mount",
@@ -196,34 +202,39 @@ function planCgroup(
   ctx: MountContext,
   plan: MountPlan,
 ): void {
-  // In a user namespace the kernel refuses cgroup2 unless the user namespace owns the cgroup
-  // namespace: show the host's tree instead (v1 binds each hierarchy below).
-  if (ctx.userns && ctx.cgroupV2 && !ctx.cgroupns) {
-    plan.ops.push(
-      bindOp(
-        "/sys/fs/cgroup",
-        target,
-        options.flags | MS.BIND | MS.REC,
-        options.propagation,
-        false,
-      ),
-    );
-    return;
-  }
   if (ctx.cgroupV2) {
-    plan.ops.push({
-      op: "mount",
-      source: "cgroup",
-      target,
-      fstype: "cgroup2",
-      flags: options.flags,
-      data: options.data,
-      kind: "dir",
-      propagation: options.propagation,
-    });
+    // A fresh cgroup2 mount shows the cgroup namespace's root: the container's cgroup when it
+    // has a namespace of its own. Without one (and in a user namespace, where the kernel
+    // refuses cgroup2 unless it owns the cgroup namespace) the container's own directory is
+    // bound from the host instead of showing the host's whole tree.
+    if (ctx.cgroupns && !ctx.userns) {
+      plan.ops.push({
+        op: "mount",
+        source: "cgroup",
+        target,
+        fstype: "cgroup2",
+        flags: options.flags,
+        data: options.data,
+        kind: "dir",
+        propagation: options.propagation,
+      });
+    } else {
+      plan.ops.push(
+        bindOp(
+          ctx.cgroupV2Source ?? "/sys/fs/cgroup",
+          target,
+          options.flags | MS.BIND | MS.REC,
+          options.propagation,
+          false,
+        ),
+      );
+    }
     return;
   }
-  // v1: a tmpfs holding one mount per host hierarchy, like the host's /sys/fs/cgroup.
+  // v1: a tmpfs holding one mount per host hierarchy, like the host's /sys/fs/cgroup. Each
+  // shows the container's own cgroup: with a cgroup namespace a fresh mount's root is the
+  // namespace's (the container's cgroup); without one, and in a user namespace (which may not
+  // mount v1 hierarchies), the container's directory is bound from the host, as runc does.
   plan.ops.push({
     op: "mount",
     source: "tmpfs",
@@ -234,23 +245,22 @@ function planCgroup(
     kind: "dir",
     propagation: options.propagation,
   });
-  const controllers = ctx.cgroupV1Controllers ?? [];
-  if (controllers.length === 0) {
+  const hierarchies = ctx.cgroupV1Hierarchies ?? [];
+  if (hierarchies.length === 0) {
     ctx.warnings.push(`no cgroup v1 hierarchies known: ${target} stays empty`);
   }
   const links: Op[] = [];
-  for (const hierarchy of controllers) {
+  for (const { controllers: hierarchy, source } of hierarchies) {
     const named = hierarchy.startsWith("name=") ? hierarchy.slice(5) : undefined;
     const dir = named ?? hierarchy;
     if (dir === "" || dir === "." || dir === ".." || dir.includes("/")) {
       ctx.warnings.push(`cgroup v1 hierarchy ${JSON.stringify(hierarchy)} skipped: bad name`);
       continue;
     }
-    // A user namespace may not mount v1 hierarchies: bind the host's, as runc does.
     plan.ops.push(
-      ctx.userns
+      ctx.userns || !ctx.cgroupns
         ? bindOp(
-          `/sys/fs/cgroup/${dir}`,
+          source,
           `${target}/${dir}`,
           MS.BIND | MS.REC | CGROUP_V1_FLAGS | (options.flags & MS.RDONLY),
           [],
@@ -258,7 +268,7 @@ function planCgroup(
         )
         : {
           op: "mount",
-          source: "cgroup",
+          source: named ?? "cgroup",
           target: `${target}/${dir}`,
           fstype: "cgroup",
           flags: CGROUP_V1_FLAGS | (options.flags & MS.RDONLY),

@@ -1,9 +1,10 @@
 /**
  * What the container's init process must do, as plain JSON data: an ordered list of operations with every
  * argument resolved from config.json. The planner (pure, unit-tested without root) produces
- * it; the executor performs it inside the new namespaces. Paths named `path`/`target` are
- * inside the container: before `pivotRoot` they are resolved relative to the rootfs without
- * following anything out of it; after it, relative to the new `/`.
+ * it; lib/runtime/init turns it into a syscall-runner program that the container's init (or
+ * `exec`'s new process) performs. Paths named `path`/`target` are inside the container: before
+ * `pivotRoot` they are resolved relative to the rootfs without following anything out of it;
+ * after it, relative to the new `/`.
  * @module
  */
 
@@ -37,17 +38,22 @@ export const MS = {
 export type Op =
   /**
    * Make a new cgroup namespace. Init does it first, once the runtime has moved it into the
-   * container's cgroup, so that cgroup is the namespace's root.
+   * container's cgroup (a `sync` at "cgroup" comes before), so that cgroup is the namespace's root.
    */
   | { op: "cgroupNamespace" }
-  /** Change the propagation of `/` (or another mount) in the new mount namespace. */
-  | { op: "propagation"; target: "/" | string; flags: number }
-  /** Bind the rootfs onto itself so it is a mount point pivot_root accepts. */
+  /** Change the propagation of a mount (`/`, or the mount holding the rootfs). */
+  | { op: "propagation"; target: string; flags: number }
+  /** Bind the rootfs onto itself so it is a mount point pivot_root accepts; keep a handle. */
   | { op: "bindRootfs"; rootfs: string }
+  /** Keep a handle on the rootfs without binding it (no mount namespace of its own). */
+  | { op: "openRootfs"; rootfs: string }
+  /** Bring the loopback interface of a new network namespace up, as runc does. */
+  | { op: "loopback" }
   /**
    * Mount inside the rootfs. `kind` says what to create at the target if it is missing:
    * a directory, or a file for a bind mount of a file. `propagation` flags are applied after
    * the mount; `remountFlags`, when set, are applied with MS_REMOUNT|MS_BIND (read-only binds).
+   * A target reached through a symlink that leaves the rootfs is refused.
    */
   | {
     op: "mount";
@@ -60,7 +66,7 @@ export type Op =
     propagation: number[];
     remountFlags?: number;
   }
-  /** Create a device node (`type` c, b, p, u) with owner and mode. */
+  /** Create a device node (`type` c, b, u, p) with owner and mode. */
   | {
     op: "mknod";
     path: string;
@@ -75,21 +81,38 @@ export type Op =
   | { op: "bindDevice"; path: string; source: string }
   /** Create a symlink at `path` pointing to `target` (e.g. /dev/fd -> /proc/self/fd). */
   | { op: "symlink"; path: string; target: string }
-  /** Make the rootfs `/`: pivot_root with the old root detached, or MS_MOVE + chroot. */
-  | { op: "pivotRoot"; rootfs: string; noPivot: boolean }
+  /** Create a directory and its parents (a missing working directory, as runc does). */
+  | { op: "mkdirAll"; path: string }
+  /**
+   * Pause for the runtime. "cgroup": until init is in its cgroup; "hooks": the runtime runs
+   * the prestart, createRuntime and createContainer hooks; "program": the runtime finds the
+   * program in the container's root and sends its path.
+   */
+  | { op: "sync"; point: "cgroup" | "hooks" | "program" }
   /** Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. */
   | { op: "mask"; path: string }
   /** Make a path read-only (bind onto itself, remount read-only). */
   | { op: "readonly"; path: string }
-  /** Remount `/` read-only (root.readonly). */
+  /** Remount the rootfs read-only (root.readonly). */
   | { op: "readonlyRoot" }
+  /**
+   * Make a pty from the container's /dev/ptmx, make its slave the controlling terminal, stdio
+   * and /dev/console, and send its master over the unix socket inherited as `socketFd`
+   * (runc's --console-socket protocol).
+   */
+  | { op: "console"; socketFd: number; rows?: number; cols?: number }
+  | { op: "oomScoreAdj"; value: number }
+  /**
+   * Make the rootfs `/`: pivot_root with the old root detached, MS_MOVE + chroot (noPivot),
+   * or chroot alone (no mount namespace of its own).
+   */
+  | { op: "pivotRoot"; rootfs: string; mode: "pivot" | "move" | "chroot" }
   | { op: "sethostname"; name: string }
   | { op: "setdomainname"; name: string }
   /** Write `value` to /proc/sys/<key with dots as slashes>. */
   | { op: "sysctl"; key: string; value: string }
   /** `soft`/`hard` -1 means unlimited (RLIM_INFINITY). */
   | { op: "setrlimit"; resource: number; soft: number; hard: number }
-  | { op: "oomScoreAdj"; value: number }
   | { op: "chdir"; path: string }
   | { op: "umask"; mask: number }
   | { op: "setgroups"; gids: number[] }
@@ -100,7 +123,12 @@ export type Op =
    * 53 bits). Needs CAP_SETPCAP, so it comes before the uid changes.
    */
   | { op: "dropBounding"; keep: number }
-  /** The other four capability sets as bit masks, applied after the uid changes. */
+  /**
+   * The other four capability sets as bit masks, applied after the uid changes. Effective and
+   * permitted may hold more than the config asks (CAP_SYS_ADMIN, to load a seccomp filter
+   * without no_new_privs as the very last step): execve recomputes both from the bounding,
+   * inheritable and ambient sets, so nothing extra reaches the program.
+   */
   | {
     op: "capabilities";
     effective: number;
@@ -110,6 +138,14 @@ export type Op =
   }
   /** Keep capabilities across setresuid (PR_SET_KEEPCAPS) until the final set is applied. */
   | { op: "keepCaps"; on: boolean }
+  /** Mark every descriptor from 3 on close-on-exec except the first `preserve`. */
+  | { op: "closeFds"; preserve: number }
+  /** Tell the runtime the container is created. */
+  | { op: "created" }
+  /** Block until `start` opens the exec FIFO (create/start split). */
+  | { op: "waitStart" }
+  /** Give the program a clean signal state (default SIGPIPE, nothing blocked). */
+  | { op: "resetSignals" }
   | { op: "noNewPrivileges" }
   /**
    * Load a classic BPF seccomp program: 8-byte sock_filter records, base64-encoded so the plan
@@ -117,22 +153,21 @@ export type Op =
    */
   | { op: "seccomp"; program: string; flags: number }
   /**
-   * Pause for the runtime, before pivot_root: it runs the prestart and createRuntime hooks in
-   * its namespaces, then init runs the createContainer hooks in the container's.
+   * Replace init with the user's program. `path` is its resolved path in the container; null
+   * when the runtime sends it at the "program" sync.
    */
-  | { op: "sync"; point: "createRuntime" }
-  /**
-   * Make a pty (after pivot_root, from the container's /dev/ptmx), make its slave the
-   * controlling terminal and stdin/stdout/stderr, and send the master over the unix socket
-   * inherited as `socketFd` (runc's --console-socket protocol).
-   */
-  | { op: "console"; socketFd: number; rows?: number; cols?: number }
-  /** Block until `start` (create/start split); nothing after this runs before then. */
-  | { op: "waitStart" }
-  /** Close every descriptor from 3 on except the first `preserve` (LISTEN_FDS style). */
-  | { op: "closeFds"; preserve: number }
-  /** Replace init with the user's program. `path` is resolved through `env`'s PATH. */
-  | { op: "exec"; path: string; args: string[]; env: string[] };
+  | { op: "exec"; path: string | null; args: string[]; env: string[] }
+  // `exec` into a running container: the new process joins it first.
+  /** PR_SET_DUMPABLE: an undumpable process's /proc files are out of the container's reach. */
+  | { op: "dumpable"; on: boolean }
+  /** Join the container's cgroup through an open cgroup.procs file (writes "0"). */
+  | { op: "joinCgroup"; fd: number }
+  /** setns(2) into the namespace open as `fd` (`flag`: its CLONE_NEW* bit). */
+  | { op: "joinNamespace"; type: string; fd: number; flag: number }
+  /** Fork, the child going on (joined pid and time namespaces only reach children). */
+  | { op: "fork" }
+  /** A pty slave (open as `fd`) as stdio and controlling terminal, in a new session. */
+  | { op: "terminal"; fd: number };
 
 /** The whole plan handed to init. */
 export interface Plan {

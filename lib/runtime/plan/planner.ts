@@ -49,20 +49,35 @@ export interface PlanContext {
   /** The host uses the unified cgroup hierarchy. */
   cgroupV2: boolean;
   /**
-   * cgroup v1 hierarchies mounted on the host, e.g. `["cpu,cpuacct", "memory", "name=systemd"]`:
-   * what a `cgroup` mount shows on v1.
+   * cgroup v1 hierarchies mounted on the host: what a `cgroup` mount shows on v1. `source` is
+   * the container's own cgroup directory in that hierarchy (bound when the container has no
+   * cgroup namespace of its own).
    */
-  cgroupV1Controllers?: string[];
+  cgroupV1Hierarchies?: CgroupV1Hierarchy[];
+  /** On v2, the container's cgroup directory on the host (bound without a cgroup namespace). */
+  cgroupV2Source?: string;
+  /** The host mount point holding the rootfs (made private when `/` is made shared). */
+  rootfsParentMount?: string;
   /** Whether a host path is a regular file (bind mount of a file). */
   isFile(path: string): boolean;
   /** With `process.terminal`, init makes a pty and sends its master over this socket. */
   consoleSocketFd?: number;
-  /** run = create + start: `waitStart` is still planned; init does not wait at it. */
+  /** run = create + start: init does not wait for `start`. */
   startNow?: boolean;
+  /** The config has prestart, createRuntime or createContainer hooks (init pauses for them). */
+  hooks?: boolean;
   /** Compiles `linux.seccomp` into a BPF program (injected so the planner stays pure). */
   compileSeccomp?: (
     profile: LinuxSeccomp,
   ) => { program: Uint8Array; flags: number; warnings: string[] };
+}
+
+/** One cgroup v1 hierarchy as the planner needs it. */
+export interface CgroupV1Hierarchy {
+  /** Its controllers as mounted, e.g. "cpu,cpuacct" or "name=systemd". */
+  controllers: string;
+  /** The container's cgroup directory in it, on the host. */
+  source: string;
 }
 
 /** Namespace types config-linux.md defines. */
@@ -80,22 +95,28 @@ const NAMESPACE_TYPES: ReadonlySet<string> = new Set([
 const isUint32 = (n: unknown): n is number =>
   typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 
+/** CAP_SYS_ADMIN: loading a seccomp filter without no_new_privs needs it. */
+const CAP_SYS_ADMIN = 21;
+
 /**
  * Plans the container described by `spec`.
  *
  * @throws {InvalidImageError} for invalid configs (`what` names the field, e.g.
  *   `config.json mounts[2]`).
  * @throws {UnsupportedError} for valid configs ocibox does not run (idmapped mounts, recursive
- *   mount attributes, no mount namespace, seccomp without a compiler, extra groups rootless).
+ *   mount attributes, seccomp without a compiler, extra groups rootless, an ociVersion
+ *   other than 1.x).
  */
 export function planContainer(spec: Spec, ctx: PlanContext): Plan {
   if (!ctx.bundle.startsWith("/")) throw new TypeError("PlanContext.bundle must be absolute");
+  checkVersion(spec.ociVersion);
   const warnings: string[] = [];
   const ops: Op[] = [];
   const linux = spec.linux ?? {};
   const process = checkProcess(spec.process);
   const namespaces = checkNamespaces(spec);
   const nsSet = new Set(namespaces);
+  const ownMounts = nsSet.has("mount");
   warnIgnored(spec, warnings);
 
   if (typeof spec.root?.path !== "string" || spec.root.path === "") {
@@ -103,23 +124,43 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
   }
   const rootfs = hostPath(ctx.bundle, spec.root.path);
 
-  // 1-2. Keep the container's mounts from reaching the host, make the rootfs a mount point.
-  let rootFlags = MS.REC | MS.SLAVE;
-  if (linux.rootfsPropagation !== undefined) {
-    const flags = rootPropagationFlags(String(linux.rootfsPropagation));
-    if (flags === undefined) {
-      throw new InvalidImageError(
-        "config.json linux.rootfsPropagation",
-        `unknown propagation ${JSON.stringify(linux.rootfsPropagation)}`,
+  // 1. A new cgroup namespace, once init is in the container's cgroup (its root then).
+  if (linux.namespaces?.some((n) => n.type === "cgroup" && !n.path)) {
+    ops.push({ op: "sync", point: "cgroup" }, { op: "cgroupNamespace" });
+  }
+
+  // 2. Keep the container's mounts from reaching the host; make the rootfs a mount point.
+  // pivot_root refuses a new root whose parent mount is shared: with `/` made shared, the
+  // mount holding the rootfs is made private (runc's rootfsParentMountPrivate), and the
+  // asked-for propagation is applied to the new `/` after pivot_root.
+  const propagation = rootfsPropagation(linux.rootfsPropagation);
+  if (ownMounts) {
+    ops.push({ op: "propagation", target: "/", flags: propagation ?? MS.REC | MS.SLAVE });
+    if (propagation !== undefined && propagation & MS.SHARED && ctx.rootfsParentMount) {
+      ops.push({ op: "propagation", target: ctx.rootfsParentMount, flags: MS.PRIVATE });
+    }
+    ops.push({ op: "bindRootfs", rootfs });
+  } else {
+    // The container shares the runtime's mount namespace: its mounts land there (as the spec
+    // says and runc does), and only chroot makes the rootfs its root. Hiding or protecting
+    // paths would change the host's own view, so they are refused as runc refuses them.
+    for (const field of ["maskedPaths", "readonlyPaths"] as const) {
+      if (linux[field]?.length) {
+        throw new UnsupportedError(
+          `config.json linux.${field}: paths cannot be restricted without a mount namespace`,
+        );
+      }
+    }
+    if (spec.root.readonly) {
+      throw new UnsupportedError(
+        "config.json root.readonly: the rootfs cannot be made read-only without a mount namespace",
       );
     }
-    rootFlags = flags;
+    ops.push({ op: "openRootfs", rootfs });
   }
-  if (linux.namespaces?.some((n) => n.type === "cgroup" && !n.path)) {
-    ops.push({ op: "cgroupNamespace" });
+  if (linux.namespaces?.some((n) => n.type === "network" && !n.path)) {
+    ops.push({ op: "loopback" });
   }
-  ops.push({ op: "propagation", target: "/", flags: rootFlags });
-  ops.push({ op: "bindRootfs", rootfs });
 
   // 3-4. Mounts, then /dev.
   const mounts = planMounts(spec.mounts, {
@@ -128,20 +169,52 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
     netns: nsSet.has("network"),
     cgroupns: nsSet.has("cgroup"),
     cgroupV2: ctx.cgroupV2,
-    cgroupV1Controllers: ctx.cgroupV1Controllers,
+    cgroupV1Hierarchies: ctx.cgroupV1Hierarchies,
+    cgroupV2Source: ctx.cgroupV2Source,
     isFile: (p) => ctx.isFile(p),
     warnings,
   });
   ops.push(...mounts.ops);
   ops.push(...planDevices(linux.devices, mounts.mounts, { userns: ctx.userns, warnings }));
+  if (process.cwd !== "/") ops.push({ op: "mkdirAll", path: cleanPath(process.cwd) });
 
-  // 5-6. Hooks (prestart, createRuntime, createContainer) run before pivot_root.
-  ops.push({ op: "sync", point: "createRuntime" });
-  ops.push({ op: "pivotRoot", rootfs, noPivot: !!ctx.noPivot });
-  ops.push(...mounts.afterPivot);
+  // 5. Hooks (prestart, createRuntime, createContainer) run before pivot_root.
+  if (ctx.hooks) ops.push({ op: "sync", point: "hooks" });
 
-  // 7. Kernel parameters and names, before /proc/sys turns read-only.
+  // 6. Kernel parameters, restrictions and the console, while the host's /proc still gives
+  // init handles on what it mounts; read-only tmpfs mounts last, once nothing is made in them.
   ops.push(...planSysctl(linux.sysctl, nsSet));
+  for (const path of containerPaths(linux.readonlyPaths, "readonlyPaths")) {
+    ops.push({ op: "readonly", path });
+  }
+  for (const path of containerPaths(linux.maskedPaths, "maskedPaths")) {
+    ops.push({ op: "mask", path });
+  }
+  // Without a socket the caller decides what the terminal is.
+  if (process.terminal && ctx.consoleSocketFd !== undefined) {
+    const size = process.consoleSize;
+    ops.push({
+      op: "console",
+      socketFd: ctx.consoleSocketFd,
+      ...(size ? { rows: size.height, cols: size.width } : {}),
+    });
+  }
+  ops.push(...mounts.afterSetup);
+  if (spec.root.readonly) ops.push({ op: "readonlyRoot" });
+  if (process.oomScoreAdj !== undefined) {
+    const value = process.oomScoreAdj;
+    if (!Number.isInteger(value) || value < -1000 || value > 1000) {
+      throw new InvalidImageError("config.json process.oomScoreAdj", "must be in -1000..1000");
+    }
+    ops.push({ op: "oomScoreAdj", value });
+  }
+
+  // 7. The rootfs becomes `/`.
+  const mode = !ownMounts ? "chroot" : ctx.noPivot ? "move" : "pivot";
+  ops.push({ op: "pivotRoot", rootfs, mode });
+  if (ownMounts && propagation !== undefined) {
+    ops.push({ op: "propagation", target: "/", flags: propagation });
+  }
   for (const field of ["hostname", "domainname"] as const) {
     const name = spec[field];
     if (name === undefined || name === "") continue;
@@ -157,48 +230,78 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
     ops.push(field === "hostname" ? { op: "sethostname", name } : { op: "setdomainname", name });
   }
 
-  // 8. Restrictions.
-  for (const path of containerPaths(linux.readonlyPaths, "readonlyPaths")) {
-    ops.push({ op: "readonly", path });
-  }
-  for (const path of containerPaths(linux.maskedPaths, "maskedPaths")) {
-    ops.push({ op: "mask", path });
-  }
-  if (spec.root.readonly) ops.push({ op: "readonlyRoot" });
-
-  // 9. Console (without a socket the caller decides what the terminal is).
-  if (process.terminal && ctx.consoleSocketFd !== undefined) {
-    const size = process.consoleSize;
-    ops.push({
-      op: "console",
-      socketFd: ctx.consoleSocketFd,
-      ...(size ? { rows: size.height, cols: size.width } : {}),
-    });
-  }
-
-  // 10. Limits.
-  ops.push(...planRlimits(process.rlimits, warnings));
-  if (process.oomScoreAdj !== undefined) {
-    const value = process.oomScoreAdj;
-    if (!Number.isInteger(value) || value < -1000 || value > 1000) {
-      throw new InvalidImageError("config.json process.oomScoreAdj", "must be in -1000..1000");
-    }
-    ops.push({ op: "oomScoreAdj", value });
-  }
-
-  // 11. Without NNP, loading a filter needs CAP_SYS_ADMIN: load it before dropping privileges.
-  // With NNP, load it as late as possible so init's own syscalls need not be allowed.
-  const nnp = process.noNewPrivileges === true;
+  // 8. The process: limits, privileges, then the pauses for the runtime, then the start.
+  const created: Op[] = [{ op: "sync", point: "program" }, { op: "created" }];
+  if (!ctx.startNow) created.push({ op: "waitStart" });
   const seccomp = planSeccomp(linux.seccomp, ctx, warnings);
-  if (nnp) ops.push({ op: "noNewPrivileges" });
-  if (seccomp && !nnp) ops.push(seccomp);
+  ops.push(...processOps(process, ctx, seccomp, warnings, null, created));
+  return { ops, namespaces, warnings };
+}
 
-  // 12-13. Privileges: the bounding set needs CAP_SETPCAP, so it goes first; keepCaps carries
-  // the permitted set across the uid change, then the final sets are applied.
+/** What {@linkcode planExec} needs to know of the running container and the runtime. */
+export interface ExecPlanContext {
+  /** The runtime is not running as root. */
+  rootless: boolean;
+  /** The container has a user namespace (setgroups may be denied in it). */
+  userns: boolean;
+  /** Open cgroup.procs files of the container's cgroup. */
+  cgroupProcs: number[];
+  /** Namespaces to join, user first, as open descriptors. */
+  namespaces: { type: string; fd: number; flag: number }[];
+  /** The program's path in the container (found by the runtime). */
+  program: string;
+  /** A pty slave (from the container's devpts) to use as the terminal. */
+  terminalFd?: number;
+  preserveFds?: number;
+  /** The container's compiled seccomp filter, applied to exec'd processes too. */
+  seccomp?: { program: string; flags: number };
+}
+
+/**
+ * Plans a process `exec`'d into a running container: join its cgroup and namespaces (forking
+ * into joined pid and time namespaces), then the same privilege and start sequence as the
+ * container's own process ({@linkcode planContainer} shares it), so the two cannot drift apart.
+ */
+export function planExec(process: Process, ctx: ExecPlanContext): Plan {
+  const checked = checkProcess(process, "process");
+  const warnings: string[] = [];
+  const ops: Op[] = [{ op: "dumpable", on: false }];
+  for (const fd of ctx.cgroupProcs) ops.push({ op: "joinCgroup", fd });
+  for (const ns of ctx.namespaces) ops.push({ op: "joinNamespace", ...ns });
+  if (ctx.namespaces.some((ns) => ns.type === "pid" || ns.type === "time")) {
+    ops.push({ op: "fork" });
+  }
+  if (ctx.terminalFd !== undefined) ops.push({ op: "terminal", fd: ctx.terminalFd });
+  const seccomp = ctx.seccomp && { op: "seccomp" as const, ...ctx.seccomp };
+  ops.push(...processOps(checked, ctx, seccomp, warnings, ctx.program, []));
+  return { ops, namespaces: ctx.namespaces.map((n) => n.type), warnings };
+}
+
+/**
+ * The security-critical tail shared by create and exec, in one order: limits (raising a hard
+ * limit needs CAP_SYS_RESOURCE), the bounding set (needs CAP_SETPCAP), the user switch with
+ * capabilities kept across it, the final capability sets, the working directory (as the
+ * user), umask and descriptors, then `beforeStart` (create's pauses and its wait for `start`),
+ * and last the signal reset, no_new_privs, the seccomp filter and execve: nothing of the
+ * runtime's own runs under the container's filter. Without no_new_privs, loading the filter
+ * needs CAP_SYS_ADMIN, which is kept in the effective and permitted sets only until execve
+ * recomputes them.
+ */
+function processOps(
+  process: Process,
+  ctx: { rootless: boolean; userns: boolean; preserveFds?: number },
+  seccomp: Extract<Op, { op: "seccomp" }> | undefined,
+  warnings: string[],
+  program: string | null,
+  beforeStart: Op[],
+): Op[] {
+  const ops: Op[] = [];
+  ops.push(...planRlimits(process.rlimits, warnings));
   const caps = capabilityMasks(process.capabilities, warnings);
   ops.push({ op: "dropBounding", keep: caps.bounding });
   ops.push({ op: "keepCaps", on: true });
-  const gids = process.user.additionalGids ?? [];
+  const user = process.user;
+  const gids = user.additionalGids ?? [];
   if (ctx.rootless && ctx.userns) {
     // The runtime writes "deny" to /proc/<pid>/setgroups: setgroups(2) always fails there.
     if (gids.length) {
@@ -207,77 +310,114 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
       );
     }
   } else ops.push({ op: "setgroups", gids: [...gids] });
-  ops.push({ op: "setresgid", gid: process.user.gid });
-  ops.push({ op: "setresuid", uid: process.user.uid });
+  ops.push({ op: "setresgid", gid: user.gid });
+  ops.push({ op: "setresuid", uid: user.uid });
   ops.push({ op: "keepCaps", on: false });
+
+  const nnp = process.noNewPrivileges === true;
+  const keep = seccomp && !nnp ? capBit(CAP_SYS_ADMIN) : 0;
   ops.push({
     op: "capabilities",
-    effective: caps.effective,
-    permitted: caps.permitted,
+    effective: orMask(caps.effective, keep),
+    permitted: orMask(caps.permitted, keep),
     inheritable: caps.inheritable,
     ambient: caps.ambient,
   });
-
-  // 14. Process environment.
   ops.push({ op: "chdir", path: process.cwd });
-  ops.push({ op: "umask", mask: process.user.umask ?? 0o022 });
+  ops.push({ op: "umask", mask: user.umask ?? 0o022 });
   ops.push({ op: "closeFds", preserve: ctx.preserveFds ?? 0 });
-
-  // 15. Start.
-  ops.push({ op: "waitStart" });
-  if (seccomp && nnp) ops.push(seccomp);
+  ops.push(...beforeStart);
+  ops.push({ op: "resetSignals" });
+  if (nnp) ops.push({ op: "noNewPrivileges" });
+  if (seccomp) ops.push(seccomp);
   const args = process.args!;
-  ops.push({ op: "exec", path: args[0], args: [...args], env: [...(process.env ?? [])] });
+  ops.push({ op: "exec", path: program, args: [...args], env: [...(process.env ?? [])] });
+  return ops;
+}
 
-  return { ops, namespaces, warnings };
+const capBit = (cap: number) => 2 ** cap;
+/** Bitwise OR of two capability masks (up to 53 bits, beyond 32-bit operators). */
+function orMask(a: number, b: number): number {
+  const hi = (Math.floor(a / 2 ** 32) | Math.floor(b / 2 ** 32)) >>> 0;
+  const lo = ((a % 2 ** 32) | (b % 2 ** 32)) >>> 0;
+  return hi * 2 ** 32 + lo;
+}
+
+/** The ociVersion this runtime runs: a 1.x SemVer (runtime-spec's versions so far). */
+function checkVersion(version: unknown): void {
+  const semver = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+  if (typeof version !== "string" || !semver.test(version)) {
+    throw new InvalidImageError(
+      "config.json ociVersion",
+      `${JSON.stringify(version)} is not a SemVer version`,
+    );
+  }
+  if (!version.startsWith("1.")) {
+    throw new UnsupportedError(
+      `config.json ociVersion: runtime-spec ${version} is not supported (ocibox runs 1.x)`,
+    );
+  }
+}
+
+/** `linux.rootfsPropagation` as mount flags (undefined when not set). */
+function rootfsPropagation(value: unknown): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const flags = rootPropagationFlags(String(value));
+  if (flags === undefined) {
+    throw new InvalidImageError(
+      "config.json linux.rootfsPropagation",
+      `unknown propagation ${JSON.stringify(value)}`,
+    );
+  }
+  return flags;
 }
 
 /** Validates `process` (what the plan reads from it) and returns it. */
-function checkProcess(process: Process | undefined): Process {
+function checkProcess(process: Process | undefined, where = "config.json process"): Process {
   if (typeof process !== "object" || process === null) {
-    throw new InvalidImageError("config.json process", "is missing");
+    throw new InvalidImageError(where, "is missing");
   }
   const args = process.args;
   if (
     !Array.isArray(args) || args.length === 0 || args[0] === "" ||
     !args.every((a) => typeof a === "string")
   ) {
-    throw new InvalidImageError("config.json process.args", "must name the program to run");
+    throw new InvalidImageError(`${where}.args`, "must name the program to run");
   }
   if (typeof process.cwd !== "string" || !process.cwd.startsWith("/")) {
     throw new InvalidImageError(
-      "config.json process.cwd",
+      `${where}.cwd`,
       `${JSON.stringify(process.cwd)} is not an absolute path`,
     );
   }
   for (const [i, e] of (process.env ?? []).entries()) {
     if (typeof e !== "string" || e.indexOf("=") < 1 || e.includes("\0")) {
       throw new InvalidImageError(
-        `config.json process.env[${i}]`,
+        `${where}.env[${i}]`,
         `${JSON.stringify(e)} is not NAME=value`,
       );
     }
   }
   const user = process.user;
   if (typeof user !== "object" || user === null) {
-    throw new InvalidImageError("config.json process.user", "is missing");
+    throw new InvalidImageError(`${where}.user`, "is missing");
   }
   if (!isUint32(user.uid) || !isUint32(user.gid)) {
-    throw new InvalidImageError("config.json process.user", "uid and gid must be uint32");
+    throw new InvalidImageError(`${where}.user`, "uid and gid must be uint32");
   }
   if (
     user.additionalGids !== undefined &&
     !(Array.isArray(user.additionalGids) && user.additionalGids.every(isUint32))
   ) {
-    throw new InvalidImageError("config.json process.user.additionalGids", "must be uint32s");
+    throw new InvalidImageError(`${where}.user.additionalGids`, "must be uint32s");
   }
   if (user.umask !== undefined && !(isUint32(user.umask) && user.umask <= 0o777)) {
-    throw new InvalidImageError("config.json process.user.umask", "must be in 0..0o777");
+    throw new InvalidImageError(`${where}.user.umask`, "must be in 0..0o777");
   }
   const size = process.consoleSize;
   if (size !== undefined && !(isUint32(size.height) && isUint32(size.width))) {
     throw new InvalidImageError(
-      "config.json process.consoleSize",
+      `${where}.consoleSize`,
       "height and width must be uint32",
     );
   }
@@ -299,10 +439,6 @@ function checkNamespaces(spec: Spec): string[] {
     }
     if (types.includes(type)) throw new InvalidImageError(where, `duplicate ${type} namespace`);
     types.push(type);
-  }
-  if (!types.includes("mount")) {
-    // Every mount operation would land in the host's mount namespace.
-    throw new UnsupportedError("config.json linux.namespaces: a mount namespace is required");
   }
   const user = list.find((ns) => ns.type === "user");
   for (const field of ["uidMappings", "gidMappings"] as const) {
@@ -341,7 +477,7 @@ function planSeccomp(
   profile: LinuxSeccomp | undefined,
   ctx: PlanContext,
   warnings: string[],
-): Op | undefined {
+): Extract<Op, { op: "seccomp" }> | undefined {
   if (profile === undefined) return undefined;
   // Running without the filter the config asks for would silently weaken the container.
   if (!ctx.compileSeccomp) {

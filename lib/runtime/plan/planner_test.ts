@@ -3,7 +3,7 @@ import { InvalidImageError, UnsupportedError } from "../../errors.ts";
 import { defaultSpec } from "../default_spec.ts";
 import type { LinuxSeccomp, Mount, POSIXRlimit, Spec } from "../spec_types.ts";
 import { MS, type Op } from "./ops.ts";
-import { planContainer, type PlanContext } from "./planner.ts";
+import { planContainer, type PlanContext, planExec } from "./planner.ts";
 
 const BUNDLE = "/run/bundle";
 
@@ -13,6 +13,7 @@ function context(overrides: Partial<PlanContext> = {}): PlanContext {
     rootless: false,
     userns: false,
     cgroupV2: true,
+    cgroupV2Source: "/sys/fs/cgroup/c1",
     isFile: () => false,
     ...overrides,
   };
@@ -69,6 +70,7 @@ Deno.test("planContainer: runc's default spec, in order", () => {
   assert.deepEqual(plan.ops, [
     { op: "propagation", target: "/", flags: MS.REC | MS.SLAVE },
     { op: "bindRootfs", rootfs: "/run/bundle/rootfs" },
+    { op: "loopback" },
     mount("/proc", "proc", "proc", 0),
     mount("/dev", "tmpfs", "tmpfs", MS.NOSUID | MS.STRICTATIME, "mode=755,size=65536k"),
     mount(
@@ -81,7 +83,10 @@ Deno.test("planContainer: runc's default spec, in order", () => {
     mount("/dev/shm", "tmpfs", "shm", NOSUID_NOEXEC_NODEV, "mode=1777,size=65536k"),
     mount("/dev/mqueue", "mqueue", "mqueue", NOSUID_NOEXEC_NODEV),
     mount("/sys", "sysfs", "sysfs", NOSUID_NOEXEC_NODEV | MS.RDONLY),
-    mount("/sys/fs/cgroup", "cgroup2", "cgroup", NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY),
+    // No cgroup namespace: the container's own cgroup directory, bound from the host.
+    mount("/sys/fs/cgroup", null, "/sys/fs/cgroup/c1", MS.BIND | MS.REC, null, {
+      remountFlags: NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY,
+    }),
     mknod("/dev/null", 1, 3),
     mknod("/dev/random", 1, 8),
     mknod("/dev/full", 1, 7),
@@ -93,9 +98,6 @@ Deno.test("planContainer: runc's default spec, in order", () => {
     { op: "symlink", path: "/dev/stdout", target: "/proc/self/fd/1" },
     { op: "symlink", path: "/dev/stderr", target: "/proc/self/fd/2" },
     { op: "symlink", path: "/dev/ptmx", target: "pts/ptmx" },
-    { op: "sync", point: "createRuntime" },
-    { op: "pivotRoot", rootfs: "/run/bundle/rootfs", noPivot: false },
-    { op: "sethostname", name: "ocibox" },
     ...["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"].map((
       path,
     ): Op => ({ op: "readonly", path })),
@@ -112,8 +114,9 @@ Deno.test("planContainer: runc's default spec, in order", () => {
       "/proc/scsi",
     ].map((path): Op => ({ op: "mask", path })),
     { op: "readonlyRoot" },
+    { op: "pivotRoot", rootfs: "/run/bundle/rootfs", mode: "pivot" },
+    { op: "sethostname", name: "ocibox" },
     { op: "setrlimit", resource: 7, soft: 1024, hard: 1024 },
-    { op: "noNewPrivileges" },
     { op: "dropBounding", keep: DEFAULT_CAPS },
     { op: "keepCaps", on: true },
     { op: "setgroups", gids: [] },
@@ -130,10 +133,14 @@ Deno.test("planContainer: runc's default spec, in order", () => {
     { op: "chdir", path: "/" },
     { op: "umask", mask: 0o022 },
     { op: "closeFds", preserve: 0 },
+    { op: "sync", point: "program" },
+    { op: "created" },
     { op: "waitStart" },
+    { op: "resetSignals" },
+    { op: "noNewPrivileges" },
     {
       op: "exec",
-      path: "sh",
+      path: null,
       args: ["sh"],
       env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
     },
@@ -159,7 +166,7 @@ Deno.test("planContainer: rootless default spec binds /sys, cgroups and devices 
   );
   assert.deepEqual(
     byTarget.get("/sys/fs/cgroup"),
-    mount("/sys/fs/cgroup", null, "/sys/fs/cgroup", MS.BIND | MS.REC, null, {
+    mount("/sys/fs/cgroup", null, "/sys/fs/cgroup/c1", MS.BIND | MS.REC, null, {
       remountFlags: NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY,
     }),
   );
@@ -213,7 +220,7 @@ Deno.test("planContainer: propagation options and rootfsPropagation", () => {
   );
 });
 
-Deno.test("planContainer: tmpfs data, ro tmpfs remounted after pivot_root", () => {
+Deno.test("planContainer: tmpfs data, ro tmpfs remounted once set up, before pivot_root", () => {
   const plan = planContainer(
     spec((s) => {
       s.mounts = [
@@ -233,7 +240,8 @@ Deno.test("planContainer: tmpfs data, ro tmpfs remounted after pivot_root", () =
     mount("/run", "tmpfs", null, MS.NODEV | MS.NOEXEC, "size=1m"),
   ]);
   const pivot = list.findIndex((o) => o.op === "pivotRoot");
-  assert.deepEqual(list[pivot + 1], mount("/dev", null, null, MS.REMOUNT | MS.BIND | MS.RDONLY));
+  assert.deepEqual(list[pivot - 2], mount("/dev", null, null, MS.REMOUNT | MS.BIND | MS.RDONLY));
+  assert.deepEqual(list[pivot - 1], { op: "readonlyRoot" });
   assert.ok(
     plan.warnings.includes("config.json mounts[1]: tmpcopyup is not supported: /run starts empty"),
   );
@@ -271,13 +279,15 @@ Deno.test("planContainer: linux.devices in and out of a user namespace", () => {
       ["/run/fifo", "p", 0, 0, 0o666, 0, 0],
     ],
   );
-  const inUserns = ops(spec((s) => s.linux!.devices = [fuse]), { userns: true });
+  const fifo = { path: "/run/fifo", type: "p" as const };
+  const inUserns = ops(spec((s) => s.linux!.devices = [fuse, fifo]), { userns: true });
   assert.deepEqual(only(inUserns, "bindDevice").at(-1), {
     op: "bindDevice",
     path: "/dev/fuse",
     source: "/dev/fuse",
   });
-  assert.deepEqual(only(inUserns, "mknod"), []);
+  // FIFOs need no privilege: made, not bound.
+  assert.deepEqual(only(inUserns, "mknod").map((m) => m.path), ["/run/fifo"]);
   assert.throws(
     () => ops(spec((s) => s.linux!.devices = [{ path: "/dev/x", type: "c" }])),
     new InvalidImageError(
@@ -339,39 +349,57 @@ Deno.test("planContainer: cgroup mounts on v2, v1 and in a user namespace", () =
   const only1 = (s: Spec) => {
     s.mounts = [cgroup];
   };
-  // v2 with a cgroup namespace, even in a user namespace: cgroup2 can be mounted.
-  const v2 = ops(
+  const cgroupns = (s: Spec) => s.linux!.namespaces!.push({ type: "cgroup" });
+  // v2 with a cgroup namespace: a fresh cgroup2 mount shows the container's cgroup.
+  assert.deepEqual(mountOps(ops(spec((s) => (only1(s), cgroupns(s))))), [
+    mount("/sys/fs/cgroup", "cgroup2", "cgroup", NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY),
+  ]);
+  // In a user namespace too, the container's directory is bound.
+  const v2Userns = ops(
     spec((s) => {
       only1(s);
-      s.linux!.namespaces!.push({ type: "cgroup" }, { type: "user" });
+      s.linux!.namespaces!.push({ type: "user" });
       s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
       s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
     }),
     { userns: true },
   );
-  assert.deepEqual(mountOps(v2), [
-    mount("/sys/fs/cgroup", "cgroup2", "cgroup", NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY),
+  assert.deepEqual(mountOps(v2Userns), [
+    mount("/sys/fs/cgroup", null, "/sys/fs/cgroup/c1", MS.BIND | MS.REC, null, {
+      remountFlags: NOSUID_NOEXEC_NODEV | MS.RELATIME | MS.RDONLY,
+    }),
   ]);
 
-  const v1 = planContainer(
-    spec(only1),
-    context({
-      cgroupV2: false,
-      cgroupV1Controllers: ["cpu,cpuacct", "memory", "name=systemd", "../x"],
-    }),
-  );
+  const hierarchies = [
+    { controllers: "cpu,cpuacct", source: "/sys/fs/cgroup/cpu,cpuacct/c1" },
+    { controllers: "memory", source: "/sys/fs/cgroup/memory/runtime/c1" },
+    { controllers: "name=systemd", source: "/sys/fs/cgroup/systemd/c1" },
+    { controllers: "../x", source: "/x" },
+  ];
   const base = NOSUID_NOEXEC_NODEV;
-  assert.deepEqual(v1.ops.slice(2, 10), [
+  // v1 with a cgroup namespace: fresh mounts, whose roots are the namespace's.
+  const v1 = planContainer(
+    spec((s) => (only1(s), cgroupns(s))),
+    context({ cgroupV2: false, cgroupV1Hierarchies: hierarchies }),
+  );
+  assert.deepEqual(mountOps(v1.ops), [
     mount("/sys/fs/cgroup", "tmpfs", "tmpfs", base, "mode=755"),
     mount("/sys/fs/cgroup/cpu,cpuacct", "cgroup", "cgroup", base | MS.RDONLY, "cpu,cpuacct"),
     mount("/sys/fs/cgroup/memory", "cgroup", "cgroup", base | MS.RDONLY, "memory"),
-    mount("/sys/fs/cgroup/systemd", "cgroup", "cgroup", base | MS.RDONLY, "none,name=systemd"),
+    mount("/sys/fs/cgroup/systemd", "cgroup", "systemd", base | MS.RDONLY, "none,name=systemd"),
+  ]);
+  assert.deepEqual(only(v1.ops, "symlink").slice(0, 2), [
     { op: "symlink", path: "/sys/fs/cgroup/cpu", target: "cpu,cpuacct" },
     { op: "symlink", path: "/sys/fs/cgroup/cpuacct", target: "cpu,cpuacct" },
-    { op: "sync", point: "createRuntime" },
-    { op: "pivotRoot", rootfs: "/run/bundle/rootfs", noPivot: false },
   ]);
   assert.ok(v1.warnings.some((w) => w.includes('"../x" skipped')));
+  // Without one: each hierarchy shows the container's own directory, bound (as runc does).
+  const v1Bound = ops(spec(only1), { cgroupV2: false, cgroupV1Hierarchies: hierarchies });
+  assert.deepEqual(mountOps(v1Bound).slice(1).map((m) => [m.target, m.source]), [
+    ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1"],
+    ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/runtime/c1"],
+    ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/systemd/c1"],
+  ]);
 
   const v1Userns = ops(
     spec((s) => {
@@ -380,12 +408,16 @@ Deno.test("planContainer: cgroup mounts on v2, v1 and in a user namespace", () =
       s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
       s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
     }),
-    { userns: true, cgroupV2: false, cgroupV1Controllers: ["memory"] },
+    {
+      userns: true,
+      cgroupV2: false,
+      cgroupV1Hierarchies: [{ controllers: "memory", source: "/sys/fs/cgroup/memory/c1" }],
+    },
   );
   // A user namespace may not mount v1 hierarchies: each is bound from the host.
   assert.deepEqual(mountOps(v1Userns), [
     mount("/sys/fs/cgroup", "tmpfs", "tmpfs", base, "mode=755"),
-    mount("/sys/fs/cgroup/memory", null, "/sys/fs/cgroup/memory", MS.BIND | MS.REC, null, {
+    mount("/sys/fs/cgroup/memory", null, "/sys/fs/cgroup/memory/c1", MS.BIND | MS.REC, null, {
       remountFlags: base | MS.RDONLY,
     }),
   ]);
@@ -573,15 +605,24 @@ const compileSeccomp = (profile: LinuxSeccomp) => {
 };
 const SECCOMP: Op = { op: "seccomp", program: "BgAAAAAA/38=", flags: 2 };
 
-Deno.test("planContainer: seccomp late with no_new_privs, before the privilege drop without", () => {
+Deno.test("planContainer: seccomp is the last step before exec, with or without no_new_privs", () => {
   const withNnp = planContainer(
     spec((s) => s.linux!.seccomp = PROFILE),
     context({ compileSeccomp }),
   );
-  assert.deepEqual(withNnp.ops.slice(-3).map((o) => o.op), ["waitStart", "seccomp", "exec"]);
+  assert.deepEqual(withNnp.ops.slice(-5).map((o) => o.op), [
+    "waitStart",
+    "resetSignals",
+    "noNewPrivileges",
+    "seccomp",
+    "exec",
+  ]);
   assert.deepEqual(withNnp.ops.at(-2), SECCOMP);
   assert.ok(withNnp.warnings.includes("w"));
+  assert.deepEqual(only(withNnp.ops, "capabilities")[0].effective, DEFAULT_CAPS);
 
+  // Without no_new_privs loading the filter needs CAP_SYS_ADMIN: it is kept in the effective
+  // and permitted sets (not the bounding set), and execve recomputes both.
   const without = ops(
     spec((s) => {
       s.linux!.seccomp = PROFILE;
@@ -589,17 +630,68 @@ Deno.test("planContainer: seccomp late with no_new_privs, before the privilege d
     }),
     { compileSeccomp },
   );
-  const i = without.findIndex((o) => o.op === "seccomp");
-  assert.deepEqual(without[i], SECCOMP);
-  assert.equal(without[i - 1].op, "setrlimit");
-  assert.equal(without[i + 1].op, "dropBounding");
+  assert.deepEqual(without.slice(-3).map((o) => o.op), ["resetSignals", "seccomp", "exec"]);
   assert.deepEqual(only(without, "noNewPrivileges"), []);
-  assert.deepEqual(only(without, "seccomp").length, 1);
+  assert.deepEqual(only(without, "capabilities"), [{
+    op: "capabilities",
+    effective: DEFAULT_CAPS + 2 ** 21,
+    permitted: DEFAULT_CAPS + 2 ** 21,
+    inheritable: 0,
+    ambient: 0,
+  }]);
+  assert.deepEqual(only(without, "dropBounding"), [{ op: "dropBounding", keep: DEFAULT_CAPS }]);
 
   assert.throws(
     () => ops(spec((s) => s.linux!.seccomp = PROFILE)),
     new UnsupportedError("config.json linux.seccomp: no seccomp support"),
   );
+});
+
+Deno.test("planExec: joins, then the container's own privilege and start order", () => {
+  const process = spec((s) => {
+    s.process!.user = { uid: 1000, gid: 1000 };
+    s.process!.noNewPrivileges = false;
+  }).process!;
+  const plan = planExec(process, {
+    rootless: false,
+    userns: false,
+    cgroupProcs: [7],
+    namespaces: [
+      { type: "mnt", fd: 8, flag: 0x20000 },
+      { type: "pid", fd: 9, flag: 0x20000000 },
+    ],
+    program: "/bin/sh",
+    terminalFd: 10,
+    seccomp: { program: "BgAAAAAA/38=", flags: 2 },
+  });
+  assert.deepEqual(plan.ops.slice(0, 6), [
+    { op: "dumpable", on: false },
+    { op: "joinCgroup", fd: 7 },
+    { op: "joinNamespace", type: "mnt", fd: 8, flag: 0x20000 },
+    { op: "joinNamespace", type: "pid", fd: 9, flag: 0x20000000 },
+    { op: "fork" },
+    { op: "terminal", fd: 10 },
+  ]);
+  // The same tail as create's, from the same code: only the pauses for the runtime differ.
+  const create = planContainer(
+    spec((s) => {
+      s.process = process;
+      s.linux!.seccomp = PROFILE;
+    }),
+    context({ compileSeccomp }),
+  ).ops;
+  const tail = (list: Op[]) =>
+    list.slice(list.findIndex((o) => o.op === "setrlimit")).filter((o) =>
+      o.op !== "sync" && o.op !== "created" && o.op !== "waitStart"
+    ).map((o) => o.op === "exec" ? { ...o, path: null } : o);
+  assert.deepEqual(tail(plan.ops), tail(create));
+  assert.deepEqual(plan.ops.at(-1), {
+    op: "exec",
+    path: "/bin/sh",
+    args: ["sh"],
+    env: process.env,
+  });
+  assert.deepEqual(plan.ops.slice(-3).map((o) => o.op), ["resetSignals", "seccomp", "exec"]);
 });
 
 Deno.test("planContainer: console op only with a terminal and a socket", () => {
@@ -610,7 +702,8 @@ Deno.test("planContainer: console op only with a terminal and a socket", () => {
   const list = ops(spec(terminal), { consoleSocketFd: 5 });
   const i = list.findIndex((o) => o.op === "console");
   assert.deepEqual(list[i], { op: "console", socketFd: 5, rows: 24, cols: 80 });
-  assert.equal(list[i - 1].op, "readonlyRoot");
+  assert.equal(list[i - 1].op, "mask");
+  assert.equal(list[i + 1].op, "readonlyRoot");
   assert.deepEqual(only(ops(spec(terminal)), "console"), []);
   assert.deepEqual(only(ops(spec(), { consoleSocketFd: 5 }), "console"), []);
   const noSize = ops(spec((s) => s.process!.terminal = true), { consoleSocketFd: 3 });
@@ -627,11 +720,18 @@ Deno.test("planContainer: context options reach the plan", () => {
   assert.deepEqual(only(list, "pivotRoot"), [{
     op: "pivotRoot",
     rootfs: "/abs/rootfs",
-    noPivot: true,
+    mode: "move",
   }]);
   assert.deepEqual(only(list, "closeFds"), [{ op: "closeFds", preserve: 2 }]);
-  assert.deepEqual(only(list, "waitStart"), [{ op: "waitStart" }]);
+  assert.deepEqual(only(list, "waitStart"), []);
+  assert.deepEqual(only(list, "created"), [{ op: "created" }]);
   assert.deepEqual(only(list, "readonlyRoot"), []);
+  assert.deepEqual(only(list, "sync"), [{ op: "sync", point: "program" }]);
+  // Hooks: a pause before pivot_root.
+  const hooked = ops(spec(), { hooks: true });
+  const sync = hooked.findIndex((o) => o.op === "sync");
+  assert.deepEqual(hooked[sync], { op: "sync", point: "hooks" });
+  assert.ok(sync < hooked.findIndex((o) => o.op === "pivotRoot"));
 });
 
 Deno.test("planContainer: invalid configs, with their messages", () => {
@@ -665,9 +765,34 @@ Deno.test("planContainer: invalid configs, with their messages", () => {
     (s) => s.linux!.namespaces!.push({ type: "bogus" as "pid" }),
     new InvalidImageError("config.json linux.namespaces[5]", 'unknown namespace type "bogus"'),
   );
+  const noMountNs = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "mount");
+  };
   rejects(
-    (s) => s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "mount"),
-    new UnsupportedError("config.json linux.namespaces: a mount namespace is required"),
+    noMountNs,
+    new UnsupportedError(
+      "config.json linux.maskedPaths: paths cannot be restricted without a mount namespace",
+    ),
+  );
+  rejects(
+    (s) => {
+      noMountNs(s);
+      delete s.linux!.maskedPaths;
+      delete s.linux!.readonlyPaths;
+    },
+    new UnsupportedError(
+      "config.json root.readonly: the rootfs cannot be made read-only without a mount namespace",
+    ),
+  );
+  rejects(
+    (s) => s.ociVersion = "2.0.0",
+    new UnsupportedError(
+      "config.json ociVersion: runtime-spec 2.0.0 is not supported (ocibox runs 1.x)",
+    ),
+  );
+  rejects(
+    (s) => s.ociVersion = "banana",
+    new InvalidImageError("config.json ociVersion", '"banana" is not a SemVer version'),
   );
   rejects(
     (s) => s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }],
@@ -775,7 +900,10 @@ Deno.test("planContainer: a new cgroup namespace is made first, a joined one is 
     ops(
       spec((s) => s.linux!.namespaces!.push(path ? { type: "cgroup", path } : { type: "cgroup" })),
     );
-  assert.deepEqual(withCgroupns()[0], { op: "cgroupNamespace" });
+  assert.deepEqual(withCgroupns().slice(0, 2), [
+    { op: "sync", point: "cgroup" },
+    { op: "cgroupNamespace" },
+  ]);
   assert.deepEqual(only(withCgroupns("/proc/1/ns/cgroup"), "cgroupNamespace"), []);
   assert.deepEqual(only(ops(spec()), "cgroupNamespace"), []);
 });
