@@ -26,6 +26,13 @@
  *    whatever their order in the file. Argument comparisons are unsigned 64-bit, done on the two
  *    32-bit halves of `seccomp_data.args[i]`.
  *
+ * 3. runc's "-ENOSYS stub": unless the default action allows (ALLOW, LOG, TRACE), a call numbered
+ *    above every syscall the profile names (for a listed arch: the native one, x32) fails with
+ *    ENOSYS instead of the default action. A profile written before clone3, close_range, openat2
+ *    or rseq existed then makes a current libc fall back to the older calls instead of failing
+ *    with EPERM, exactly as under runc (which adds the same check in front of libseccomp's
+ *    filter). Calls below that number that the profile does not name keep the default action.
+ *
  * Errno values: `errnoRet` (EPERM when absent) for `SCMP_ACT_ERRNO`/`SCMP_ACT_TRACE` rules;
  * `defaultErrnoRet` only for the default action (as in the spec and runc). Either one on an action
  * that takes no errno is an error, as the spec requires.
@@ -262,6 +269,8 @@ export function compileSeccomp(
   const x32Calls = asm.label();
   const nativeCalls = asm.label();
   if (info.x32) asm.jump(BPF.JGE_K, X32_SYSCALL_BIT, x32Calls, nativeCalls);
+  const stub = enosysThresholds(profile, info, listed, arch, x32 !== undefined);
+  const enosys = asm.label();
 
   // Labels of the native bodies, created up front: the x32 compares (emitted first, since BPF
   // only jumps forward) share them.
@@ -274,6 +283,11 @@ export function compileSeccomp(
     const other = asm.label();
     asm.jump(BPF.JEQ_K, 0xffffffff, dflt, other);
     asm.place(other);
+    if (x32 && stub.x32 !== undefined) {
+      const known = asm.label();
+      asm.jump(BPF.JGT_K, stub.x32, enosys, known);
+      asm.place(known);
+    }
     if (x32) {
       for (const [name, rule] of rules) {
         if (rule.x32Nr === undefined) continue;
@@ -299,6 +313,11 @@ export function compileSeccomp(
 
   // Native calls: one compare per syscall; each body follows its compare.
   asm.place(nativeCalls);
+  if (stub.native !== undefined) {
+    const known = asm.label();
+    asm.jump(BPF.JGT_K, stub.native, enosys, known);
+    asm.place(known);
+  }
   for (const [name, rule] of rules) {
     const body = bodies.get(name);
     if (body === undefined) continue;
@@ -309,6 +328,8 @@ export function compileSeccomp(
     asm.place(next);
   }
   asm.ret(defaultRet);
+  asm.place(enosys);
+  asm.ret(RET.ERRNO | ENOSYS);
 
   const insns = asm.assemble();
   if (insns.length > BPF_MAXINSNS) {
@@ -317,6 +338,35 @@ export function compileSeccomp(
     );
   }
   return { program: encodeProgram(insns), flags, warnings };
+}
+
+/**
+ * The numbers above which calls get ENOSYS (runc 1.1's stub): per listed arch, the highest
+ * number of any syscall the profile names, whatever its action or arguments. None when the
+ * default action allows, or for an arch the profile does not list.
+ */
+function enosysThresholds(
+  profile: LinuxSeccomp,
+  info: ArchInfo,
+  listed: ReadonlySet<string>,
+  arch: "x86_64" | "aarch64",
+  x32Listed: boolean,
+): { native?: number; x32?: number } {
+  const allowing = ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"];
+  if (allowing.includes(profile.defaultAction)) return {};
+  const names = (profile.syscalls ?? []).flatMap((sc) =>
+    Array.isArray(sc.names) ? sc.names.filter((n) => typeof n === "string") : []
+  );
+  const highest = (table: Readonly<Record<string, number>>) => {
+    const nrs = names.flatMap((n) => Object.hasOwn(table, n) ? [table[n]] : []);
+    return nrs.length ? Math.max(...nrs) : undefined;
+  };
+  const nativeName = arch === "x86_64" ? "SCMP_ARCH_X86_64" : "SCMP_ARCH_AARCH64";
+  return {
+    native: listed.has(nativeName) ? highest(info.table) : undefined,
+    // x32 numbers carry bit 30, as the calls arrive.
+    x32: x32Listed && info.x32 ? highest(info.x32) : undefined,
+  };
 }
 
 /** One profile entry as it applies to one syscall. */
