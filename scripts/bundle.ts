@@ -30,7 +30,11 @@ if (!worker.success) Deno.exit(worker.code);
 const launcher = `#!/bin/sh
 # ocibox launcher: runs the bundled program with Deno (all permissions: ocibox needs FFI,
 # file system, network and subprocesses).
-exec deno run -A --no-config --quiet "$(dirname "$(readlink -f "$0")")/ocibox.js" "$@"
+here="$(dirname "$(readlink -f "$0")")"
+# Deno refuses to start in a deleted working directory (buildah runs its runtime in one):
+# relative paths cannot mean anything there, so start from /.
+/bin/pwd >/dev/null 2>&1 || cd /
+exec deno run -A --no-config --quiet "$here/ocibox.js" "$@"
 `;
 await Deno.writeTextFile(`${root}dist/ocibox`, launcher, { mode: 0o755 });
 console.log(`wrote ${root}dist/ocibox.js and the launcher ${root}dist/ocibox`);

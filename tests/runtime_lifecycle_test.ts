@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { busyboxBundle, CGROUP_V2, cgroupDir, withTempDir } from "./support/bundles.ts";
-import { ocibox, ociboxDetached, ociboxOk } from "./support/ocibox_cli.ts";
+import {
+  MAIN_TS,
+  ocibox,
+  ociboxDetached,
+  ociboxOk,
+  writeRuntimeWrapper,
+} from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
 const STATE_SCHEMA = JSON.parse(
@@ -263,6 +269,220 @@ peerTest("bad bundles fail at create with one line and leave nothing behind", {
       assert.deepEqual(cgroupDirs(id), [], name);
       assert.equal(await Deno.readTextFile("/proc/self/mountinfo"), mountsBefore, name);
     }
+  });
+});
+
+peerTest("a missing or non-executable program fails create with runc's words", {
+  peers: ["busybox", "runc"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    // podman turns "executable file not found" / "no such file or directory" into 127 and
+    // "permission denied" into 126, from create's error: it must fail there, as runc's does.
+    const cases: [string[], RegExp][] = [
+      [["nope"], /exec: "nope": executable file not found in \$PATH/],
+      [["/bin/nope"], /exec: "\/bin\/nope": stat \/bin\/nope: no such file or directory/],
+      [["/etc/passwd"], /exec: "\/etc\/passwd": permission denied/],
+      [["/bin"], /exec: "\/bin": permission denied/],
+    ];
+    for (const [args, message] of cases) {
+      const id = `prog-${crypto.randomUUID().slice(0, 8)}`;
+      const bundle = await busyboxBundle(`${dir}/${id}`, args);
+      const mountsBefore = await Deno.readTextFile("/proc/self/mountinfo");
+      const r = await ocibox(["--root", `${dir}/state`, "create", "--bundle", bundle, id]);
+      assert.equal(r.code, 1, args[0]);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, message);
+      await assert.rejects(Deno.stat(`${dir}/state/${id}`));
+      assert.deepEqual(cgroupDirs(id), []);
+      assert.equal(await Deno.readTextFile("/proc/self/mountinfo"), mountsBefore);
+      const runc = await new Deno.Command("runc", {
+        args: ["--root", `${dir}/runc`, "create", "--bundle", bundle, id],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(runc.code, 1);
+      // (runc's logger escapes the quotes)
+      assert.match(new TextDecoder().decode(runc.stderr).replaceAll('\\"', '"'), message);
+    }
+  });
+});
+
+peerTest("an unsupported ociVersion fails create", { peers: ["busybox"], root: true }, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    for (
+      const [version, message] of [
+        ["2.0.0", /runtime-spec 2\.0\.0 is not supported \(ocibox runs 1\.x\)/],
+        ["banana", /ociVersion: "banana" is not a SemVer version/],
+      ] as const
+    ) {
+      const bundle = await busyboxBundle(
+        `${dir}/${version}`,
+        "true",
+        (s) => s.ociVersion = version,
+      );
+      const r = await ocibox(["--root", `${dir}/state`, "create", "--bundle", bundle, "v"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      await assert.rejects(Deno.stat(`${dir}/state/v`));
+    }
+  });
+});
+
+peerTest("non-root users in a 0700 state root, with and without a user namespace", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    // containerd's state root is 0700: the container's user reaches the exec FIFO only
+    // through the descriptor init holds.
+    const root = `${dir}/state`;
+    await Deno.mkdir(root, { mode: 0o700 });
+    const check = "id -u; id -g; echo ok > /tmp/out";
+    const plain = await busyboxBundle(`${dir}/plain`, check, (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.root!.readonly = false;
+      s.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs" });
+    });
+    const mapped = await busyboxBundle(`${dir}/mapped`, check, (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.root!.readonly = false;
+      s.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs" });
+      s.linux!.namespaces!.push({ type: "user" });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    });
+    await new Deno.Command("chown", { args: ["-R", "200000:200000", `${mapped}/rootfs`] })
+      .output();
+    for (const bundle of [plain, mapped]) {
+      const id = bundle.endsWith("plain") ? "plain" : "mapped";
+      const pidFile = `${dir}/${id}.pid`;
+      await ociboxDetached(root, ["create", "--bundle", bundle, "--pid-file", pidFile, id]);
+      assert.equal(JSON.parse(await ociboxOk(["--root", root, "state", id])).status, "created");
+      await ociboxOk(["--root", root, "start", id]);
+      const pid = Number(await Deno.readTextFile(pidFile));
+      for (let i = 0; i < 200 && zombie(pid) === false && (await exists(`/proc/${pid}`)); i++) {
+        await sleep(10);
+      }
+      assert.equal(JSON.parse(await ociboxOk(["--root", root, "state", id])).status, "stopped");
+      await ociboxOk(["--root", root, "delete", id]);
+    }
+    // run relays output: both print the user's ids.
+    for (const bundle of [plain, mapped]) {
+      const r = await ocibox(["--root", root, "run", "--bundle", bundle, "again"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "1000\n1000\n");
+    }
+  });
+});
+
+peerTest("create --console-socket leaves nothing of the caller's open: its pipes reach EOF", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, "sleep 30", (s) => s.process!.terminal = true);
+    const { listenUnix, acceptFd, recvFd } = await import("../ffi/socket.ts");
+    const { close } = await import("../ffi/fs.ts");
+    const socket = `${dir}/console.sock`;
+    const listener = listenUnix(socket);
+    // stdout and stderr are pipes, as containerd's shim gives them: create's end closes them
+    // only if init holds no copy while it waits for start.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-lock",
+        MAIN_TS,
+        "--root",
+        `${dir}/state`,
+        "create",
+        "--bundle",
+        bundle,
+        "--console-socket",
+        socket,
+        "tty",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const conn = acceptFd(listener);
+    const { fd } = recvFd(conn);
+    close(conn);
+    close(listener);
+    const out = await Promise.race([
+      child.output(),
+      sleep(10_000).then(() => "timeout" as const),
+    ]);
+    assert.notEqual(out, "timeout", "create's stdout/stderr never reached EOF");
+    assert.equal((out as Deno.CommandOutput).code, 0);
+    assert.equal(
+      JSON.parse(await ociboxOk(["--root", `${dir}/state`, "state", "tty"])).status,
+      "created",
+    );
+    await ociboxOk(["--root", `${dir}/state`, "delete", "--force", "tty"]);
+    close(fd);
+  });
+});
+
+peerTest("create, start and delete from a deleted working directory; delete --force of nothing", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, "true");
+    const wrapper = await writeRuntimeWrapper(`${dir}/ocibox`);
+    const gone = `${dir}/gone`;
+    await Deno.mkdir(gone);
+    // buildah runs its runtime from a directory it has already removed.
+    // (No pipes: the created container keeps create's stdio for its program, as with runc.)
+    const log = `${dir}/log`;
+    const inGone = async (...args: string[]) => {
+      const status = await new Deno.Command("sh", {
+        args: ["-c", `cd ${gone} && rmdir ${gone} && exec "$@"`, "sh", wrapper, ...args],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn().status;
+      await Deno.mkdir(gone).catch(() => {});
+      return { code: status.code, stderr: await Deno.readTextFile(log).catch(() => "") };
+    };
+    for (
+      const args of [["create", "--bundle", bundle, "c"], ["start", "c"], [
+        "delete",
+        "--force",
+        "c",
+      ]]
+    ) {
+      const out = await inGone("--root", `${dir}/state`, "--log", log, ...args);
+      assert.equal(out.code, 0, `${args[0]}: ${out.stderr}`);
+    }
+    await assert.rejects(Deno.stat(`${dir}/state/c`));
+    // runc: deleting a container that does not exist with --force is no error.
+    const none = await ocibox(["--root", `${dir}/state`, "delete", "--force", "nothing-here"]);
+    assert.equal(none.code, 0);
+    assert.equal(none.stderr, "");
+    assert.equal((await ocibox(["--root", `${dir}/state`, "delete", "nothing-here"])).code, 1);
+  });
+});
+
+peerTest("a low RLIMIT_AS limits the program, not the runtime's setup", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    // runc cannot (its Go init needs more address space): init here is a few pages.
+    const bundle = await busyboxBundle(`${dir}/b`, "ulimit -v", (s) => {
+      s.process!.rlimits = [{ type: "RLIMIT_AS", soft: 16 << 20, hard: 16 << 20 }];
+      s.linux!.seccomp = JSON.parse(
+        Deno.readTextFileSync(new URL("./fixtures/seccomp/deny_mkdir.json", import.meta.url)),
+      );
+    });
+    const r = await ocibox(["--root", `${dir}/state`, "run", "--bundle", bundle, "as"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "16384\n");
   });
 });
 

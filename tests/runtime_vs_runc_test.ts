@@ -182,3 +182,141 @@ peerTest("user namespaces with id mappings match runc", {
     assert.match(r.ocibox[1], /\s+0\s+100000\s+65536\n/);
   });
 });
+
+peerTest(
+  "an old seccomp profile, no no_new_privs, a user, cgroup limits, lo and a FIFO match runc",
+  {
+    peers: ["runc", "busybox"],
+    root: true,
+  },
+  async () => {
+    await withTempDir("ocibox-rt-", async (dir) => {
+      const cgroup = `/ocibox-vs-runc-${crypto.randomUUID().slice(0, 8)}`;
+      const bundle = await busyboxBundle(`${dir}/b`, OBSERVE, (spec) => {
+        const p = spec.process!;
+        // What podman and Docker run by default: a seccomp profile without no_new_privs, here
+        // one written before Linux 5.9 (no clone3, close_range, openat2, faccessat2, rseq) with
+        // an ERRNO default; a non-root user; a low address-space limit.
+        p.noNewPrivileges = false;
+        p.user = { uid: 1000, gid: 1000 };
+        spec.linux!.seccomp = JSON.parse(
+          Deno.readTextFileSync(
+            new URL("./fixtures/seccomp/before_linux_5_9.json", import.meta.url),
+          ),
+        );
+        spec.linux!.cgroupsPath = cgroup;
+        spec.linux!.resources = {
+          memory: { limit: 64 << 20 },
+          pids: { limit: 100 },
+          devices: [{ allow: false, access: "rwm" }],
+        };
+        spec.linux!.devices = [{ path: "/dev/myfifo", type: "p", fileMode: 0o644 }];
+        spec.root!.readonly = false;
+      });
+      await editBundle(bundle, (spec) => {
+        spec.process!.args = [
+          "sh",
+          "-c",
+          `${OBSERVE.replace("; exit 7", "")}; ` +
+          // The container's own cgroup, not the host's root, with its limits.
+          "awk '$9 ~ /cgroup/ {print $4, $5}' /proc/self/mountinfo; " +
+          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; " +
+          // The loopback interface is up (IFF_UP), and a TCP connection to it works.
+          "cat /sys/class/net/lo/flags; " +
+          "(nc -l -p 8123 -e echo pong &); sleep 0.3; echo ping | nc 127.0.0.1 8123; exit 7",
+        ];
+      });
+      const r = await runBoth(bundle, `${dir}/state`);
+      sameObservations(r);
+      const out = r.ocibox[1];
+      assert.equal(r.ocibox[0], 7);
+      assert.match(out, /^uid=1000 gid=1000/);
+      assert.match(out, /Seccomp:\t2/);
+      assert.match(out, /NoNewPrivs:\t0/);
+      assert.match(out, new RegExp(`${cgroup} /sys/fs/cgroup/memory\\n`));
+      assert.match(out, /\n67108864\n100\n0x9\npong\n/);
+      assert.match(out, /\/dev\/myfifo fifo 644/);
+    });
+  },
+);
+
+peerTest("rootfsPropagation shared, slave, unbindable: pivot_root works, mounts as runc's", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  for (const propagation of ["shared", "slave", "private", "unbindable"] as const) {
+    await withTempDir("ocibox-rt-", async (dir) => {
+      const bundle = await busyboxBundle(
+        `${dir}/b`,
+        "awk '{print $5, $7}' /proc/self/mountinfo | sed -E 's/(shared|master):[0-9]+/\\1/g'",
+        (spec) => spec.linux!.rootfsPropagation = propagation,
+      );
+      const r = await runBoth(bundle, `${dir}/state`);
+      assert.equal(r.ocibox[0], 0, `${propagation}: ${r.ocibox[1]}`);
+      if (propagation === "unbindable") {
+        // runc 1.1 cannot bind an unbindable root's rootfs (EINVAL); ocibox makes the parent
+        // private first, and the container's / unbindable afterwards.
+        assert.notEqual(r.runc[0], 0);
+        assert.match(r.ocibox[1], /^\/ unbindable\n/);
+        return;
+      }
+      if (propagation === "shared") {
+        // The asked-for propagation is applied to the new / after pivot_root, as runc 1.2 does;
+        // runc 1.1 leaves it private.
+        assert.match(r.ocibox[1], /^\/ shared\n/);
+        r.ocibox[1] = r.ocibox[1].replace(/^\/ shared\n/, "/ -\n");
+      }
+      sameObservations(r);
+    });
+  }
+});
+
+peerTest("without a mount namespace the container runs in the host's, chrooted, as with runc", {
+  peers: ["runc", "busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-rt-", async (dir) => {
+    const bundle = await busyboxBundle(
+      `${dir}/b`,
+      "pwd; ls /; df -k /tmp | tail -1 | awk '{print $2}'",
+      (spec) => {
+        spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "mount");
+        delete spec.linux!.maskedPaths;
+        delete spec.linux!.readonlyPaths;
+        spec.root!.readonly = false;
+        spec.process!.cwd = "/tmp";
+        spec.mounts = [
+          { destination: "/proc", type: "proc", source: "proc" },
+          { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["size=1m"] },
+        ];
+      },
+    );
+    const mounted = async () =>
+      (await Deno.readTextFile("/proc/self/mountinfo")).includes(` ${bundle}/rootfs`);
+    const ocibox = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", MAIN_TS, "--root", `${dir}/state/ocibox`, "run", "c1"],
+      cwd: bundle,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(ocibox.stdout);
+    assert.equal(ocibox.code, 0, new TextDecoder().decode(ocibox.stderr));
+    // Its tmpfs was the host's mount while it ran; deleting the container took it away (runc
+    // leaves it behind).
+    assert.ok(!(await mounted()), "ocibox left its mount on the host");
+    const runc = await new Deno.Command("runc", {
+      args: ["--root", `${dir}/state/runc`, "run", "c1"],
+      cwd: bundle,
+      stdout: "piped",
+    }).output();
+    // runc leaves its rootfs bind, /proc and /tmp on the host.
+    for (const path of [`${bundle}/rootfs/tmp`, `${bundle}/rootfs/proc`, `${bundle}/rootfs`]) {
+      while (
+        (await new Deno.Command("umount", { args: ["-l", path], stderr: "null" }).output()).success
+      );
+    }
+    assert.equal(out, new TextDecoder().decode(runc.stdout));
+    assert.match(out, /^\/tmp\nbin\n/);
+    assert.match(out, /\n1024\n$/);
+  });
+});

@@ -106,3 +106,20 @@ export async function ociboxDetached(root: string, args: string[], cwd?: string)
     );
   }
 }
+
+/**
+ * Writes an executable `ocibox` runtime wrapper at `path` (what podman, containerd and buildah
+ * are given as their OCI runtime): it runs main.ts with Deno, from / when its working directory
+ * was deleted (buildah runs its runtime in one, and Deno refuses to start there), and can log
+ * every invocation's arguments to `logFile`.
+ */
+export async function writeRuntimeWrapper(path: string, logFile?: string): Promise<string> {
+  const log = logFile ? `echo "$*" >> ${logFile}\n` : "";
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh\n${log}/bin/pwd >/dev/null 2>&1 || cd /\n` +
+      `exec ${Deno.execPath()} run -A --no-lock --quiet ${MAIN_TS} "$@"\n`,
+  );
+  await Deno.chmod(path, 0o755);
+  return path;
+}

@@ -147,10 +147,10 @@ export function parseMountOptions(
 }
 
 /**
- * `linux.rootfsPropagation` → flags for the propagation change of `/`; always recursive, so the
- * whole tree the container sees gets it. `undefined` when the value is unknown.
+ * `linux.rootfsPropagation` → flags for the propagation change of `/`, as runc maps them: the
+ * plain names ("shared", "slave", ...) for `/` alone, the "r" ones for the whole tree.
+ * `undefined` when the value is unknown.
  */
 export function rootPropagationFlags(value: string): number | undefined {
-  const flags = PROPAGATION_OPTIONS.get(value.startsWith("r") ? value : "r" + value);
-  return flags;
+  return PROPAGATION_OPTIONS.get(value);
 }

@@ -77,10 +77,11 @@ Deno.test("parseMountOptions: propagation, data and copy-up", () => {
   );
 });
 
-Deno.test("rootPropagationFlags: always recursive", () => {
-  assert.equal(rootPropagationFlags("private"), MS.REC | MS.PRIVATE);
+Deno.test("rootPropagationFlags: runc's mapping, recursive for the r names only", () => {
+  assert.equal(rootPropagationFlags("private"), MS.PRIVATE);
   assert.equal(rootPropagationFlags("rslave"), MS.REC | MS.SLAVE);
-  assert.equal(rootPropagationFlags("shared"), MS.REC | MS.SHARED);
-  assert.equal(rootPropagationFlags("unbindable"), MS.REC | MS.UNBINDABLE);
+  assert.equal(rootPropagationFlags("shared"), MS.SHARED);
+  assert.equal(rootPropagationFlags("rshared"), MS.REC | MS.SHARED);
+  assert.equal(rootPropagationFlags("unbindable"), MS.UNBINDABLE);
   assert.equal(rootPropagationFlags("ro"), undefined);
 });

@@ -130,13 +130,17 @@ export function planContainer(spec: Spec, ctx: PlanContext): Plan {
   }
 
   // 2. Keep the container's mounts from reaching the host; make the rootfs a mount point.
-  // pivot_root refuses a new root whose parent mount is shared: with `/` made shared, the
-  // mount holding the rootfs is made private (runc's rootfsParentMountPrivate), and the
-  // asked-for propagation is applied to the new `/` after pivot_root.
+  // pivot_root refuses a new root whose parent mount is shared, and an unbindable one cannot
+  // be bound: then the mount holding the rootfs is made private (runc's
+  // rootfsParentMountPrivate). The asked-for propagation is applied again to the new `/` after
+  // pivot_root (as runc 1.2 does; 1.1 leaves the container's `/` private).
   const propagation = rootfsPropagation(linux.rootfsPropagation);
   if (ownMounts) {
     ops.push({ op: "propagation", target: "/", flags: propagation ?? MS.REC | MS.SLAVE });
-    if (propagation !== undefined && propagation & MS.SHARED && ctx.rootfsParentMount) {
+    if (
+      propagation !== undefined && propagation & (MS.SHARED | MS.UNBINDABLE) &&
+      ctx.rootfsParentMount
+    ) {
       ops.push({ op: "propagation", target: ctx.rootfsParentMount, flags: MS.PRIVATE });
     }
     ops.push({ op: "bindRootfs", rootfs });

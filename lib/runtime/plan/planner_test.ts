@@ -209,11 +209,23 @@ Deno.test("planContainer: propagation options and rootfsPropagation", () => {
     ];
     s.linux!.rootfsPropagation = "private";
   }));
-  assert.deepEqual(list[0], { op: "propagation", target: "/", flags: MS.REC | MS.PRIVATE });
+  assert.deepEqual(list[0], { op: "propagation", target: "/", flags: MS.PRIVATE });
   assert.deepEqual(mountOps(list).map((m) => m.propagation), [
     [MS.REC | MS.SHARED],
     [MS.PRIVATE, MS.REC | MS.UNBINDABLE],
   ]);
+  // shared: the rootfs's parent mount made private so pivot_root works; the propagation again
+  // on the new `/` afterwards.
+  const shared = ops(spec((s) => s.linux!.rootfsPropagation = "shared"), {
+    rootfsParentMount: "/var",
+  });
+  assert.deepEqual(shared.slice(0, 3), [
+    { op: "propagation", target: "/", flags: MS.SHARED },
+    { op: "propagation", target: "/var", flags: MS.PRIVATE },
+    { op: "bindRootfs", rootfs: "/run/bundle/rootfs" },
+  ]);
+  const pivot = shared.findIndex((o) => o.op === "pivotRoot");
+  assert.deepEqual(shared[pivot + 1], { op: "propagation", target: "/", flags: MS.SHARED });
   assert.throws(
     () => ops(spec((s) => s.linux!.rootfsPropagation = "bogus" as "private")),
     new InvalidImageError("config.json linux.rootfsPropagation", 'unknown propagation "bogus"'),
