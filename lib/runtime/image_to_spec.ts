@@ -17,9 +17,9 @@
  */
 
 import { InvalidImageError, UnsupportedError } from "../errors.ts";
-import { defaultSpec, type DefaultSpecOptions } from "./default_spec.ts";
+import { defaultSpec, type DefaultSpecOptions } from "./spec/default_spec.ts";
 import { resolveUser } from "./passwd.ts";
-import type { Mount, Spec } from "./spec_types.ts";
+import type { Mount, Spec } from "./spec/spec_types.ts";
 
 /**
  * The parts of an OCI image configuration (`application/vnd.oci.image.config.v1+json`) that the

@@ -1,9 +1,9 @@
 import { peerTest, which } from "../../tests/support/peers.ts";
 import assert from "node:assert/strict";
 import { InvalidImageError, UnsupportedError, UserNotFoundError } from "../errors.ts";
-import { defaultSpec } from "./default_spec.ts";
+import { defaultSpec } from "./spec/default_spec.ts";
 import { type ImageConfigInput, specFromImageConfig } from "./image_to_spec.ts";
-import type { Spec } from "./spec_types.ts";
+import type { Spec } from "./spec/spec_types.ts";
 
 const PASSWD = [
   "root:x:0:0:root:/root:/bin/sh",

@@ -3,8 +3,8 @@
  * config.json from ocibox's default spec with the test's command and edits.
  * @module
  */
-import { defaultSpec } from "../../lib/runtime/default_spec.ts";
-import type { Spec } from "../../lib/runtime/spec_types.ts";
+import { defaultSpec } from "../../lib/runtime/spec/default_spec.ts";
+import type { Spec } from "../../lib/runtime/spec/spec_types.ts";
 import { which } from "./peers.ts";
 
 let applets: string[] | undefined;

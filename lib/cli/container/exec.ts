@@ -5,7 +5,7 @@
 import { UsageError } from "../../errors.ts";
 import { execInContainer } from "../../runtime/lifecycle/exec.ts";
 import { readRecord } from "../../runtime/lifecycle/state_store.ts";
-import type { Process } from "../../runtime/spec_types.ts";
+import type { Process } from "../../runtime/spec/spec_types.ts";
 import { allStrings, parseFlags } from "../args.ts";
 import { runtimeGlobals } from "../runtime_globals.ts";
 

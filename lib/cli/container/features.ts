@@ -10,7 +10,7 @@ import {
   SECCOMP_FLAGS,
   SECCOMP_OPERATORS,
 } from "../../runtime/seccomp/compile.ts";
-import { OCI_RUNTIME_SPEC_VERSION } from "../../runtime/spec_types.ts";
+import { OCI_RUNTIME_SPEC_VERSION } from "../../runtime/spec/spec_types.ts";
 
 export const help = `Usage: ocibox features
 

@@ -4,7 +4,7 @@
  */
 import { UsageError } from "../../errors.ts";
 import { killContainer } from "../../runtime/lifecycle/kill.ts";
-import { parseSignal } from "../../runtime/signals.ts";
+import { parseSignal } from "../../runtime/lifecycle/signals.ts";
 import { parseFlags } from "../args.ts";
 import { runtimeGlobals } from "../runtime_globals.ts";
 

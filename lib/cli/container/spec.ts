@@ -3,7 +3,7 @@
  * @module
  */
 import { OciboxError } from "../../errors.ts";
-import { defaultSpec } from "../../runtime/default_spec.ts";
+import { defaultSpec } from "../../runtime/spec/default_spec.ts";
 import { expectPositionals, parseFlags } from "../args.ts";
 
 export const help = `Usage: ocibox spec [--rootless] [--bundle DIR]

@@ -8,7 +8,7 @@ import type {
   LinuxMemory,
   LinuxResources,
   LinuxThrottleDevice,
-} from "../spec_types.ts";
+} from "../spec/spec_types.ts";
 import { CgroupError } from "./errors.ts";
 
 /**

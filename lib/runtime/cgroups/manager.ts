@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import type { LinuxResources } from "../spec_types.ts";
+import type { LinuxResources } from "../spec/spec_types.ts";
 import { type CgroupWrite, v1Writes, v2Writes } from "./convert.ts";
 import { CgroupError, reason } from "./errors.ts";
 import { type CgroupMode, type CgroupMount, detectCgroupMode, parseCgroupMounts } from "./mode.ts";

@@ -13,10 +13,10 @@ import {
   type Step,
 } from "../../../ffi/runner_program.ts";
 import { SYS } from "../../../ffi/syscall_numbers.ts";
-import { defaultSpec } from "../default_spec.ts";
+import { defaultSpec } from "../spec/default_spec.ts";
 import type { Op } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
-import type { LinuxSeccomp } from "../spec_types.ts";
+import type { LinuxSeccomp } from "../spec/spec_types.ts";
 import { type InitFds, lowerOps, PROGRAM_PATH_MAX } from "./lower.ts";
 
 const FDS: InitFds = { status: 3, control: 4, fifo: 5, scratch: 8 };

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidImageError } from "../../errors.ts";
-import type { Spec } from "../spec_types.ts";
+import type { Spec } from "../spec/spec_types.ts";
 
 /** Reads and minimally checks a bundle's config.json. */
 export function readBundleSpec(bundle: string): Spec {

@@ -5,7 +5,7 @@
  */
 import type { CgroupManager } from "../cgroups/manager.ts";
 import type { CgroupV1Hierarchy } from "../plan/planner.ts";
-import type { LinuxResources, Spec } from "../spec_types.ts";
+import type { LinuxResources, Spec } from "../spec/spec_types.ts";
 
 /**
  * What a `cgroup` mount in the container shows of the host's hierarchies: each v1 hierarchy

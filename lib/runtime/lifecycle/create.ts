@@ -21,7 +21,7 @@ import { lowerOps, PROGRAM_PATH_MAX, RECORD, SYNC_POINTS } from "../init/lower.t
 import type { Plan } from "../plan/ops.ts";
 import { planContainer } from "../plan/planner.ts";
 import { timeOffsetsText } from "../plan/time_offsets.ts";
-import type { Spec } from "../spec_types.ts";
+import type { Spec } from "../spec/spec_types.ts";
 import { absoluteBundle, readBundleSpec, rootfsOf } from "./bundle.ts";
 import { cgroupSources, isCgroupV2, openCgroup, withDeviceDefaults } from "./container_cgroup.ts";
 import { runHooks } from "./hooks.ts";
@@ -31,7 +31,7 @@ import {
   namespaceSetup,
   writeIdMaps,
   writeTimeOffsets,
-} from "./init_steps.ts";
+} from "../init/setup.ts";
 import { checkMountTargets } from "./mount_targets.ts";
 import { findProgram } from "./program.ts";
 import { unmountShared } from "./shared_mounts.ts";

@@ -14,7 +14,7 @@ import { OciboxError, UsageError } from "../../errors.ts";
 import { cgroupProcsFiles } from "../cgroups/procs_files.ts";
 import { lowerOps } from "../init/lower.ts";
 import { planExec } from "../plan/planner.ts";
-import type { Process } from "../spec_types.ts";
+import type { Process } from "../spec/spec_types.ts";
 import { closeNamespaces, openNamespacesOf } from "./join.ts";
 import { findProgram } from "./program.ts";
 import { ContainerStateError, readRecord, stateOf } from "./state_store.ts";
@@ -110,7 +110,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
           close(sock);
         }
       } else {
-        const { relayPty } = await import("../console.ts");
+        const { relayPty } = await import("./console.ts");
         // Only the program may hold the slave now, so the relay ends when it does.
         opened.splice(opened.indexOf(slave), 1);
         close(slave);

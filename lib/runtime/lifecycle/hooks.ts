@@ -11,7 +11,7 @@ import { closeFd } from "../../../ffi/process.ts";
 import { SYS } from "../../../ffi/syscall_numbers.ts";
 import { OciboxError } from "../../errors.ts";
 import type { Op } from "../plan/ops.ts";
-import type { Hook } from "../spec_types.ts";
+import type { Hook } from "../spec/spec_types.ts";
 import { closeNamespaces, openNamespacesOf } from "./join.ts";
 
 /** A hook that failed or timed out. */

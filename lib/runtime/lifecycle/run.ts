@@ -47,7 +47,7 @@ export async function runContainer(id: string, options: RunOptions): Promise<num
     const { recvFd } = await import("../../../ffi/socket.ts");
     master = recvFd(relayEnd).fd;
     closeFd(relayEnd);
-    const { relayPty } = await import("../console.ts");
+    const { relayPty } = await import("./console.ts");
     relay = relayPty(master, { stdin: 0, stdout: 1 });
   }
   if (record.hooks.startContainer?.length) {

@@ -7,7 +7,7 @@
  */
 import { NotFoundError, OciboxError, UsageError } from "../../errors.ts";
 import { writeFileAtomic } from "../../io/atomic_file.ts";
-import { type Hook, OCI_RUNTIME_SPEC_VERSION, type Process } from "../spec_types.ts";
+import { type Hook, OCI_RUNTIME_SPEC_VERSION, type Process } from "../spec/spec_types.ts";
 
 /** The default state root, as runc's /run/runc. */
 export const DEFAULT_ROOT = "/run/ocibox";

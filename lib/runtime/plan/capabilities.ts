@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidImageError } from "../../errors.ts";
-import type { LinuxCapabilities } from "../spec_types.ts";
+import type { LinuxCapabilities } from "../spec/spec_types.ts";
 
 /** Capability names by number (linux/capability.h, up to CAP_CHECKPOINT_RESTORE = 40). */
 export const CAPABILITIES: readonly string[] = [

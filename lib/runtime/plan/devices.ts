@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidImageError } from "../../errors.ts";
-import type { LinuxDevice } from "../spec_types.ts";
+import type { LinuxDevice } from "../spec/spec_types.ts";
 import type { PlannedMount } from "./mounts.ts";
 import type { Op } from "./ops.ts";
 import { cleanPath, isWithin } from "./paths.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidImageError, UnsupportedError } from "../../errors.ts";
-import type { Mount } from "../spec_types.ts";
+import type { Mount } from "../spec/spec_types.ts";
 import { parseMountOptions } from "./mount_options.ts";
 import { MS, type Op } from "./ops.ts";
 import { cleanPath, hostPath, isWithin } from "./paths.ts";

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { planContainer } from "./planner.ts";
- * import { defaultSpec } from "../default_spec.ts";
+ * import { defaultSpec } from "../spec/default_spec.ts";
  * const plan = planContainer(defaultSpec({ terminal: false }), {
  *   bundle: "/tmp/bundle",
  *   rootless: false,
@@ -24,7 +24,7 @@
  * @module
  */
 import { InvalidImageError, UnsupportedError } from "../../errors.ts";
-import type { LinuxSeccomp, Process, Spec } from "../spec_types.ts";
+import type { LinuxSeccomp, Process, Spec } from "../spec/spec_types.ts";
 import { capabilityMasks } from "./capabilities.ts";
 import { planDevices } from "./devices.ts";
 import { rootPropagationFlags } from "./mount_options.ts";

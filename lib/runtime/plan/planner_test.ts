@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidImageError, UnsupportedError } from "../../errors.ts";
-import { defaultSpec } from "../default_spec.ts";
-import type { LinuxSeccomp, Mount, POSIXRlimit, Spec } from "../spec_types.ts";
+import { defaultSpec } from "../spec/default_spec.ts";
+import type { LinuxSeccomp, Mount, POSIXRlimit, Spec } from "../spec/spec_types.ts";
 import { MS, type Op } from "./ops.ts";
 import { planContainer, type PlanContext, planExec } from "./planner.ts";
 

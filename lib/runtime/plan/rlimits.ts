@@ -3,7 +3,7 @@
  * @module
  */
 import { InvalidImageError } from "../../errors.ts";
-import type { POSIXRlimit } from "../spec_types.ts";
+import type { POSIXRlimit } from "../spec/spec_types.ts";
 import type { Op } from "./ops.ts";
 
 /** RLIMIT_* names and their resource numbers (asm-generic/resource.h, x86_64 and aarch64). */

@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidImageError } from "../../errors.ts";
-import type { Spec } from "../spec_types.ts";
+import type { Spec } from "../spec/spec_types.ts";
 
 const CLOCKS = new Set(["monotonic", "boottime"]);
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidImageError } from "../../errors.ts";
-import type { Spec } from "../spec_types.ts";
+import type { Spec } from "../spec/spec_types.ts";
 import { timeOffsetsText } from "./time_offsets.ts";
 
 const spec = (timeOffsets: unknown, ns = [{ type: "time" }]): Spec =>

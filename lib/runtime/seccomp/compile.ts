@@ -56,7 +56,7 @@ import type {
   SeccompArch,
   SeccompFlag,
   SeccompOperator,
-} from "../spec_types.ts";
+} from "../spec/spec_types.ts";
 import { BPF, BPF_MAXINSNS, encodeProgram, jump, type SockFilter, stmt } from "./bpf.ts";
 import { SYSCALLS as AARCH64_SYSCALLS } from "./syscalls_aarch64.ts";
 import { SYSCALLS as X86_64_SYSCALLS, SYSCALLS_X32 } from "./syscalls_x86_64.ts";

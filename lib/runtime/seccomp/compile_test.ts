@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidImageError, UnsupportedError } from "../../errors.ts";
-import type { LinuxSeccomp, LinuxSeccompArg, SeccompOperator } from "../spec_types.ts";
+import type { LinuxSeccomp, LinuxSeccompArg, SeccompOperator } from "../spec/spec_types.ts";
 import { BPF, decodeProgram, encodeProgram, jump, runBpf, seccompDataBytes, stmt } from "./bpf.ts";
 import { compileSeccomp } from "./compile.ts";
 import { SYSCALLS as AARCH64 } from "./syscalls_aarch64.ts";

@@ -20,8 +20,8 @@ import {
   restoreTermios,
   setWinsize,
   writeAllAsync,
-} from "../../ffi/pty.ts";
-import { ErrnoError } from "../../ffi/errno.ts";
+} from "../../../ffi/pty.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
 
 /** What {@linkcode relayPty} copies between. */
 export interface RelayOptions {
@@ -50,7 +50,7 @@ const TICK_MS = 100;
  * @example
  * ```ts
  * import { relayPty } from "./console.ts";
- * import { recvFd } from "../../ffi/socket.ts";
+ * import { recvFd } from "../../../ffi/socket.ts";
  * declare const consoleSocket: number;
  * const { fd: master } = recvFd(consoleSocket);
  * await relayPty(master, { stdin: 0, stdout: 1 });

@@ -2,7 +2,7 @@
  * Signal names and numbers (Linux x86_64 and aarch64 share them), for `kill ID SIGNAL`.
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../errors.ts";
 
 /** Linux signal numbers by name (without the SIG prefix). */
 export const SIGNALS: Readonly<Record<string, number>> = {

@@ -1,4 +1,4 @@
-import { peerTest, which } from "../../tests/support/peers.ts";
+import { peerTest, which } from "../../../tests/support/peers.ts";
 import assert from "node:assert/strict";
 import { DEFAULT_HOSTNAME, defaultSpec } from "./default_spec.ts";
 import { OCI_RUNTIME_SPEC_VERSION, type Spec } from "./spec_types.ts";

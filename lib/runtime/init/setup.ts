@@ -10,7 +10,7 @@ import { CLONE, CLONE_PARENT, PR, SIGCHLD } from "../../../ffi/constants.ts";
 import type { Step } from "../../../ffi/runner_program.ts";
 import { SYS } from "../../../ffi/syscall_numbers.ts";
 import { InvalidImageError } from "../../errors.ts";
-import type { LinuxNamespace, Spec } from "../spec_types.ts";
+import type { LinuxNamespace, Spec } from "../spec/spec_types.ts";
 
 /** clone(2) flags of the namespace types. */
 export const NAMESPACE_FLAGS: Readonly<Record<string, number>> = {
