@@ -63,8 +63,9 @@ peerTest("buildah builds and runs with ocibox as with runc", {
         JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }),
       );
       const buildah = async (args: string[]) => {
-        const out = await new Deno.Command("buildah", {
-          args: ["--cgroup-manager", "cgroupfs", ...args],
+        // A hang fails the test instead of stopping CI.
+        const out = await new Deno.Command("timeout", {
+          args: ["-k", "5", "120", "buildah", "--cgroup-manager", "cgroupfs", ...args],
           env: { CONTAINERS_STORAGE_CONF: `${t}/storage.conf`, TMPDIR: `${t}/tmp` },
           stdin: "null",
           stdout: "piped",

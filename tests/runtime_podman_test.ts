@@ -37,8 +37,9 @@ runc = ["${which("runc")}"]
   );
   const base = ["--root", `${dir}/storage`, "--runroot", `${dir}/run`, "--tmpdir", `${dir}/tmp`];
   return async (args: string[]) => {
-    const out = await new Deno.Command("podman", {
-      args: [...base, ...args],
+    // A hang fails the test instead of stopping CI.
+    const out = await new Deno.Command("timeout", {
+      args: ["-k", "5", "120", "podman", ...base, ...args],
       env: { CONTAINERS_CONF: conf },
       stdin: "null",
       stdout: "piped",

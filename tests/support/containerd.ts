@@ -84,8 +84,9 @@ disabled_plugins = ${JSON.stringify(disabled)}
     const [cmd, cmdArgs] = options.tty
       ? ["script", ["-qec", ["ctr", ...argv].map(shellQuote).join(" "), "/dev/null"]]
       : ["ctr", argv];
-    const out = await new Deno.Command(cmd, {
-      args: cmdArgs as string[],
+    // A hang (a runtime keeping the caller's pipes open, say) fails the test, not CI.
+    const out = await new Deno.Command("timeout", {
+      args: ["-k", "5", "60", cmd, ...cmdArgs as string[]],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
