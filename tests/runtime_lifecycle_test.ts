@@ -427,6 +427,34 @@ peerTest("create --console-socket leaves nothing of the caller's open: its pipes
   });
 });
 
+peerTest("create keeps none of the caller's descriptors beyond stdio in the waiting init", {
+  peers: ["busybox"],
+  root: true,
+}, async () => {
+  await withTempDir("ocibox-life-", async (dir) => {
+    const bundle = await busyboxBundle(`${dir}/b`, "sleep 30");
+    // The caller's pipe sits at descriptors 4 to 9 (where init keeps its own handles), stdio
+    // elsewhere: once create returns, nothing may hold the pipe.
+    const moves = [4, 5, 6, 7, 8, 9].map((n) => `${n}>&1`).join(" ");
+    const child = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `exec ${Deno.execPath()} run -A --no-lock ${MAIN_TS} --root ${dir}/state ` +
+        `create --bundle ${bundle} held ${moves} >/dev/null 2>/dev/null`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    const out = await Promise.race([
+      child.output(),
+      sleep(10_000).then(() => "timeout" as const),
+    ]);
+    assert.notEqual(out, "timeout", "a copy of the caller's descriptor stayed open");
+    assert.equal((out as Deno.CommandOutput).code, 0);
+    await ociboxOk(["--root", `${dir}/state`, "delete", "--force", "held"]);
+  });
+});
+
 peerTest("create, start and delete from a deleted working directory; delete --force of nothing", {
   peers: ["busybox"],
   root: true,

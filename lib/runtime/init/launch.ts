@@ -48,13 +48,33 @@ export function initFdLayout(preserveFds: number): InitFdLayout {
   };
 }
 
-/** The first steps of every init program: close whatever else the runtime's caller left open. */
-export function initPrologue(layout: InitFdLayout): Step[] {
-  return [{
+/**
+ * The first steps of every init program: close whatever else the runtime's caller left open
+ * (beyond stdio and the preserved descriptors), including at the places of the FIFO and the
+ * console socket when init gets neither, so nothing the caller gave stays open while init waits.
+ */
+export function initPrologue(
+  layout: InitFdLayout,
+  passes: { fifo: boolean; console: boolean },
+): Step[] {
+  const steps: Step[] = [{
     nr: SYS.closeRange,
     args: [layout.scratch, 0xffffffff, 0],
     label: "close inherited descriptors",
   }];
+  for (
+    const [fd, used] of [[layout.fifo, passes.fifo], [layout.console, passes.console]] as const
+  ) {
+    if (!used && fd !== undefined) {
+      steps.push({
+        nr: SYS.close,
+        args: [fd],
+        mode: "ignore",
+        label: "close inherited descriptors",
+      });
+    }
+  }
+  return steps;
 }
 
 /** The runtime's own descriptors that init gets, at their numbers in the runtime. */

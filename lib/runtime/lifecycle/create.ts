@@ -169,7 +169,10 @@ export async function createContainer(id: string, options: CreateOptions): Promi
       // No mount namespace: the container's mounts are the host's; delete takes them away.
       shared.push(...plan.ops.flatMap((o) => o.op === "mount" ? [`${rootfs}${o.target}`] : []));
     }
-    const program = [...initPrologue(layout), ...lowerOps(plan.ops, { fds: layout })];
+    const program = [
+      ...initPrologue(layout, { fifo: !startNow, console: consoleFd >= 0 }),
+      ...lowerOps(plan.ops, { fds: layout }),
+    ];
 
     await Deno.mkdir(options.root, { recursive: true, mode: 0o711 });
     await Deno.mkdir(dir, { mode: 0o711 });
