@@ -5,41 +5,9 @@
  * runs its runtime from a working directory it has already deleted, and reads `state`.
  */
 import assert from "node:assert/strict";
-import { ociboxOk, writeRuntimeWrapper } from "./support/ocibox_cli.ts";
-import { peerTest, which } from "./support/peers.ts";
-
-/** A busybox image written by ocibox as a docker-archive. */
-async function imageArchive(dir: string): Promise<string> {
-  const layer = `${dir}/layer`;
-  for (const d of ["bin", "etc", "proc", "sys", "dev", "run", "root"]) {
-    await Deno.mkdir(`${layer}/${d}`, { recursive: true });
-  }
-  await Deno.mkdir(`${layer}/tmp`);
-  await Deno.chmod(`${layer}/tmp`, 0o1777);
-  await Deno.copyFile(which("busybox")!, `${layer}/bin/busybox`);
-  await Deno.chmod(`${layer}/bin/busybox`, 0o755);
-  for (const c of ["sh", "id", "cat", "echo", "tty", "touch", "tr"]) {
-    await Deno.symlink("busybox", `${layer}/bin/${c}`);
-  }
-  await Deno.writeTextFile(
-    `${layer}/etc/passwd`,
-    "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
-  );
-  await Deno.writeTextFile(`${layer}/etc/group`, "root:x:0:\nuser:x:1000:\n");
-  const archive = `${dir}/bb.tar`;
-  await ociboxOk([
-    "append",
-    "-q",
-    "--layer",
-    layer,
-    "--cmd",
-    "sh",
-    "--env",
-    "PATH=/bin",
-    `docker-archive:${archive}:localhost/bb:test`,
-  ]);
-  return archive;
-}
+import { writeBusyboxImage } from "./support/bundles.ts";
+import { writeRuntimeWrapper } from "./support/ocibox_cli.ts";
+import { peerTest, runPeer, which } from "./support/peers.ts";
 
 peerTest("buildah builds and runs with ocibox as with runc", {
   peers: ["buildah", "runc", "busybox"],
@@ -47,7 +15,8 @@ peerTest("buildah builds and runs with ocibox as with runc", {
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "ocibox-buildah-" });
   await Deno.chmod(dir, 0o755);
-  const archive = await imageArchive(dir);
+  const archive = `${dir}/bb.tar`;
+  await writeBusyboxImage(dir, `docker-archive:${archive}:localhost/bb:test`);
   const seen: Record<string, string[]> = {};
   try {
     const ocibox = await writeRuntimeWrapper(`${dir}/ocibox`, `${dir}/argv.log`);
@@ -62,18 +31,10 @@ peerTest("buildah builds and runs with ocibox as with runc", {
         `${t}/policy.json`,
         JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }),
       );
-      const buildah = async (args: string[]) => {
-        // A hang fails the test instead of stopping CI.
-        const out = await new Deno.Command("timeout", {
-          args: ["-k", "5", "120", "buildah", "--cgroup-manager", "cgroupfs", ...args],
+      const buildah = (args: string[]) =>
+        runPeer("buildah", ["--cgroup-manager", "cgroupfs", ...args], {
           env: { CONTAINERS_STORAGE_CONF: `${t}/storage.conf`, TMPDIR: `${t}/tmp` },
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        const dec = new TextDecoder();
-        return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-      };
+        });
       const rt = ["--runtime", runtime, "--isolation", "oci"];
       const out: string[] = (seen[name] = []);
       const ok = async (args: string[], code = 0) => {

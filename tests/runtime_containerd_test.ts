@@ -6,41 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { startContainerd } from "./support/containerd.ts";
-import { ociboxOk, writeRuntimeWrapper } from "./support/ocibox_cli.ts";
+import { writeBusyboxImage } from "./support/bundles.ts";
+import { writeRuntimeWrapper } from "./support/ocibox_cli.ts";
 import { peerTest, which } from "./support/peers.ts";
-
-/** A busybox image written by ocibox as a docker-archive, as `docker save` would. */
-async function imageArchive(dir: string): Promise<string> {
-  const layer = `${dir}/layer`;
-  for (const d of ["bin", "etc", "proc", "sys", "dev", "run", "root"]) {
-    await Deno.mkdir(`${layer}/${d}`, { recursive: true });
-  }
-  await Deno.mkdir(`${layer}/tmp`, { mode: 0o1777 });
-  await Deno.chmod(`${layer}/tmp`, 0o1777);
-  await Deno.copyFile(which("busybox")!, `${layer}/bin/busybox`);
-  await Deno.chmod(`${layer}/bin/busybox`, 0o755);
-  for (const c of ["sh", "id", "cat", "sleep", "tty", "ls", "grep", "hostname", "touch"]) {
-    await Deno.symlink("busybox", `${layer}/bin/${c}`);
-  }
-  await Deno.writeTextFile(
-    `${layer}/etc/passwd`,
-    "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
-  );
-  await Deno.writeTextFile(`${layer}/etc/group`, "root:x:0:\nuser:x:1000:\n");
-  const archive = `${dir}/bb.tar`;
-  await ociboxOk([
-    "append",
-    "-q",
-    "--layer",
-    layer,
-    "--cmd",
-    "sh",
-    "--env",
-    "PATH=/bin",
-    `docker-archive:${archive}:localhost/bb:test`,
-  ]);
-  return archive;
-}
 
 const IMAGE = "localhost/bb:test";
 const LOOK = "id; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; ls /sys/class/net; " +
@@ -54,7 +22,9 @@ peerTest("containerd drives ocibox through the runc shim as it drives runc", {
   const { ctr, dir } = containerd;
   try {
     const ocibox = await writeRuntimeWrapper(`${dir}/ocibox`, `${dir}/argv.log`);
-    const imported = await ctr(["image", "import", await imageArchive(dir)]);
+    // An image written by ocibox as a docker-archive, as `docker save` would.
+    await writeBusyboxImage(dir, `docker-archive:${dir}/bb.tar:${IMAGE}`);
+    const imported = await ctr(["image", "import", `${dir}/bb.tar`]);
     assert.equal(imported.code, 0, imported.stderr);
     const seen: Record<string, string[]> = {};
     for (const [name, runtime] of [["runc", which("runc")!], ["ocibox", ocibox]]) {

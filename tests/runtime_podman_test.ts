@@ -8,8 +8,9 @@
  * (127/126), and stop with a TERM trap.
  */
 import assert from "node:assert/strict";
-import { ociboxOk, writeRuntimeWrapper } from "./support/ocibox_cli.ts";
-import { peerTest, which } from "./support/peers.ts";
+import { writeBusyboxImage } from "./support/bundles.ts";
+import { writeRuntimeWrapper } from "./support/ocibox_cli.ts";
+import { peerTest, runPeer, which } from "./support/peers.ts";
 
 const RUNTIMES = ["runc", "ocibox"] as const;
 
@@ -36,54 +37,8 @@ runc = ["${which("runc")}"]
 `,
   );
   const base = ["--root", `${dir}/storage`, "--runroot", `${dir}/run`, "--tmpdir", `${dir}/tmp`];
-  return async (args: string[]) => {
-    // A hang fails the test instead of stopping CI.
-    const out = await new Deno.Command("timeout", {
-      args: ["-k", "5", "120", "podman", ...base, ...args],
-      env: { CONTAINERS_CONF: conf },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  };
-}
-
-/** A busybox image (cmd sh) and the same with USER 1000, in an OCI layout. */
-async function images(dir: string): Promise<string> {
-  const layer = `${dir}/layer`;
-  for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp", "home/user"]) {
-    await Deno.mkdir(`${layer}/${d}`, { recursive: true });
-  }
-  await Deno.chmod(`${layer}/tmp`, 0o1777);
-  await Deno.copyFile(which("busybox")!, `${layer}/bin/busybox`);
-  await Deno.chmod(`${layer}/bin/busybox`, 0o755);
-  for (const c of ["sh", "echo", "id", "cat", "sleep", "nc", "true", "ls"]) {
-    await Deno.symlink("busybox", `${layer}/bin/${c}`);
-  }
-  await Deno.writeTextFile(
-    `${layer}/etc/passwd`,
-    "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
-  );
-  await Deno.writeTextFile(`${layer}/etc/group`, "root:x:0:\nuser:x:1000:\n");
-  const layout = `${dir}/img`;
-  const append = (tag: string, ...extra: string[]) =>
-    ociboxOk([
-      "append",
-      "-q",
-      "--layer",
-      layer,
-      "--cmd",
-      "sh",
-      "--env",
-      "PATH=/bin",
-      ...extra,
-      `oci:${layout}:${tag}`,
-    ]);
-  await append("bb");
-  await append("user", "--user", "1000");
-  return layout;
+  return (args: string[]) =>
+    runPeer("podman", [...base, ...args], { env: { CONTAINERS_CONF: conf } });
 }
 
 peerTest("podman runs, execs and stops containers under ocibox as under runc", {
@@ -94,7 +49,9 @@ peerTest("podman runs, execs and stops containers under ocibox as under runc", {
   await Deno.chmod(dir, 0o755);
   const podman = await podmanIn(dir);
   try {
-    const layout = await images(dir);
+    const layout = `${dir}/img`;
+    await writeBusyboxImage(dir, `oci:${layout}:bb`);
+    await writeBusyboxImage(dir, `oci:${layout}:user`, ["--user", "1000"]);
     for (const tag of ["bb", "user"]) {
       const pulled = await podman(["pull", "-q", `oci:${layout}:${tag}`]);
       assert.equal(pulled.code, 0, pulled.stderr);

@@ -81,3 +81,44 @@ export async function withTempDir(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * Writes a busybox image for the runtime's real clients to `destination` (any ocibox location,
+ * e.g. `oci:DIR:TAG` or `docker-archive:FILE:REF`) with ocibox itself: busybox with every
+ * applet, /etc/passwd and /etc/group with root and `user` (1000), /run and a 1777 /tmp, and
+ * `extra` append flags (`--user 1000`, say).
+ */
+export async function writeBusyboxImage(
+  dir: string,
+  destination: string,
+  extra: string[] = [],
+): Promise<void> {
+  const layer = `${dir}/busybox-layer`;
+  try {
+    await Deno.stat(layer);
+  } catch {
+    await busyboxBundle(`${dir}/busybox-bundle`, "true");
+    await Deno.rename(`${dir}/busybox-bundle/rootfs`, layer);
+    await Deno.remove(`${dir}/busybox-bundle`, { recursive: true });
+    for (const d of ["run", "home/user"]) await Deno.mkdir(`${layer}/${d}`, { recursive: true });
+    await Deno.chmod(`${layer}/tmp`, 0o1777);
+    await Deno.writeTextFile(
+      `${layer}/etc/passwd`,
+      "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    );
+    await Deno.writeTextFile(`${layer}/etc/group`, "root:x:0:\nuser:x:1000:\n");
+  }
+  const { ociboxOk } = await import("./ocibox_cli.ts");
+  await ociboxOk([
+    "append",
+    "-q",
+    "--layer",
+    layer,
+    "--cmd",
+    "sh",
+    "--env",
+    "PATH=/bin",
+    ...extra,
+    destination,
+  ]);
+}

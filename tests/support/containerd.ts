@@ -8,26 +8,19 @@
  * its own in front of its PATH that runs whichever runtime `useRuntime` last chose.
  * @module
  */
-import { which } from "./peers.ts";
+import { type PeerResult, runPeer, which } from "./peers.ts";
 
 /** A running private containerd. */
 export interface Containerd {
   dir: string;
   /** `ctr` against it, in namespace "ocibox-test"; resolves to exit code and output. */
-  ctr(args: string[], options?: { tty?: boolean }): Promise<CtrResult>;
+  ctr(args: string[], options?: { tty?: boolean }): Promise<PeerResult>;
   /** The runtime the shim's `runc` runs (for user-namespaced tasks). */
   useRuntime(path: string): Promise<void>;
   /** Flags that point ctr at a runtime and keep its files under `dir`. */
   runtimeFlags(path: string): string[];
   /** Kills every task, removes containers, stops containerd, removes everything. */
   stop(): Promise<void>;
-}
-
-/** What one ctr call produced. */
-export interface CtrResult {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 const NAMESPACE = "ocibox-test";
@@ -78,21 +71,13 @@ disabled_plugins = ${JSON.stringify(disabled)}
   const log = await Deno.open(`${dir}/containerd.log`, { write: true, create: true });
   const drain = daemon.stderr.pipeTo(log.writable).catch(() => {});
 
-  const ctr = async (args: string[], options: { tty?: boolean } = {}): Promise<CtrResult> => {
+  const ctr = (args: string[], options: { tty?: boolean } = {}): Promise<PeerResult> => {
     const argv = ["-a", `${dir}/c.sock`, "-n", NAMESPACE, ...args];
     // ctr -t needs a terminal on stdin: script(1) gives it one.
     const [cmd, cmdArgs] = options.tty
       ? ["script", ["-qec", ["ctr", ...argv].map(shellQuote).join(" "), "/dev/null"]]
       : ["ctr", argv];
-    // A hang (a runtime keeping the caller's pipes open, say) fails the test, not CI.
-    const out = await new Deno.Command("timeout", {
-      args: ["-k", "5", "60", cmd, ...cmdArgs as string[]],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    return runPeer(cmd, cmdArgs as string[], { timeoutSeconds: 60 });
   };
   for (let i = 0; i < 100 && (await ctr(["version"])).code !== 0; i++) {
     await new Promise((r) => setTimeout(r, 100));

@@ -112,3 +112,30 @@ export async function runRaw(
     stderr: dec.decode(out.stderr),
   };
 }
+
+/** What a peer tool printed and how it ended. */
+export interface PeerResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a peer tool to its end with stdin closed, under `timeout(1)`: a hang (a runtime holding
+ * the caller's pipes, say) fails the test instead of stopping CI.
+ */
+export async function runPeer(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; timeoutSeconds?: number } = {},
+): Promise<PeerResult> {
+  const out = await new Deno.Command("timeout", {
+    args: ["-k", "5", String(options.timeoutSeconds ?? 120), cmd, ...args],
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
