@@ -5,7 +5,7 @@
  * runs its runtime from a working directory it has already deleted, and reads `state`.
  */
 import assert from "node:assert/strict";
-import { writeBusyboxImage } from "./support/bundles.ts";
+import { unmountUnder, writeBusyboxImage } from "./support/bundles.ts";
 import { writeRuntimeWrapper } from "./support/ocibox_cli.ts";
 import { peerTest, runPeer, which } from "./support/peers.ts";
 
@@ -111,12 +111,7 @@ peerTest("buildah builds and runs with ocibox as with runc", {
       assert.match(calls, new RegExp(`^${verb} `, "m"), verb);
     }
   } finally {
-    await new Deno.Command("sh", {
-      args: [
-        "-c",
-        `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`,
-      ],
-    }).output();
+    await unmountUnder(dir);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -8,7 +8,7 @@
  * (127/126), and stop with a TERM trap.
  */
 import assert from "node:assert/strict";
-import { writeBusyboxImage } from "./support/bundles.ts";
+import { unmountUnder, writeBusyboxImage } from "./support/bundles.ts";
 import { writeRuntimeWrapper } from "./support/ocibox_cli.ts";
 import { peerTest, runPeer, which } from "./support/peers.ts";
 
@@ -175,12 +175,7 @@ peerTest("podman runs, execs and stops containers under ocibox as under runc", {
   } finally {
     await podman(["rm", "-af"]);
     await podman(["rmi", "-af"]);
-    await new Deno.Command("sh", {
-      args: [
-        "-c",
-        `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`,
-      ],
-    }).output();
+    await unmountUnder(dir);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -122,3 +122,14 @@ export async function writeBusyboxImage(
     destination,
   ]);
 }
+
+/** Detaches every mount at or below `dir` (what a killed client may leave), deepest first. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const points = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((p) => p && (p === dir || p.startsWith(`${dir}/`)))
+    .sort().reverse();
+  for (const p of points) {
+    await new Deno.Command("umount", { args: ["-l", p], stderr: "null" }).output();
+  }
+}

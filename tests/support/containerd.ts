@@ -8,6 +8,7 @@
  * its own in front of its PATH that runs whichever runtime `useRuntime` last chose.
  * @module
  */
+import { unmountUnder } from "./bundles.ts";
 import { type PeerResult, runPeer, which } from "./peers.ts";
 
 /** A running private containerd. */
@@ -108,10 +109,10 @@ disabled_plugins = ${JSON.stringify(disabled)}
       await new Deno.Command("sh", {
         args: [
           "-c",
-          `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l; ` +
           `rmdir /sys/fs/cgroup/*/${NAMESPACE} 2>/dev/null; rm -rf /run/containerd/runc/${NAMESPACE}`,
         ],
       }).output();
+      await unmountUnder(dir);
       await Deno.remove(dir, { recursive: true });
     },
   };
