@@ -12,8 +12,8 @@
 import { AT_FDCWD, CLONE, O_CLOEXEC, O_PATH, S_IFIFO } from "../../../ffi/constants.ts";
 import { mknodat, openat } from "../../../ffi/fs.ts";
 import { close } from "../../../ffi/fs.ts";
-import { closeFd, kill, pipe, readRecords, waitPid, writeFd } from "../../../ffi/process.ts";
-import { describeFailure, type Step } from "../../../ffi/runner_program.ts";
+import { kill, pipe, readRecords, waitPid, writeFd } from "../../../ffi/process.ts";
+import { describeFailure, type Item, type Step } from "../../../ffi/runner_program.ts";
 import { OciboxError } from "../../errors.ts";
 import type { CgroupManager } from "../cgroups/manager.ts";
 import { initFdLayout, initPrologue, launchInit } from "../init/launch.ts";
@@ -100,190 +100,119 @@ function mountPointOf(path: string): string | undefined {
   return best;
 }
 
+/** What a creation holds until it is done, so a failure can undo all of it. */
+class Undo {
+  readonly fds: number[] = [];
+  readonly sharedMounts: string[] = [];
+  cgroup: CgroupManager | undefined;
+  dir: string | undefined;
+  pid = -1;
+
+  /** Kills init, removes the cgroup, the host mounts and the state directory. */
+  async run(): Promise<void> {
+    for (const fd of this.fds.splice(0)) close(fd);
+    if (this.pid > 0) {
+      try {
+        kill(this.pid, 9);
+      } catch { /* gone */ }
+      try {
+        waitPid(this.pid);
+      } catch { /* reaped */ }
+    }
+    try {
+      this.cgroup?.destroy();
+    } catch { /* best effort */ }
+    unmountShared(this.sharedMounts);
+    if (this.dir) await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The config's hooks, and which of them make init pause or wait. */
+function hookPlan(spec: Spec, startNow: boolean | undefined) {
+  const hooks = spec.hooks ?? {};
+  return {
+    hooks,
+    duringCreate: [hooks.prestart, hooks.createRuntime, hooks.createContainer]
+      .some((h) => h?.length),
+    // startContainer hooks run at `start`, while init waits on the exec FIFO: `run` waits too.
+    startNow: !!startNow && !hooks.startContainer?.length,
+  };
+}
+
 /** Creates container `id` from the bundle. */
 export async function createContainer(id: string, options: CreateOptions): Promise<Created> {
   checkId(id);
   const bundle = absoluteBundle(options.bundle);
   const spec = options.spec ?? readBundleSpec(bundle);
-  const where = `${bundle}/config.json`;
   checkFree(options.root, id);
   const rootless = Deno.uid() !== 0;
   const rootfs = rootfsOf(bundle, spec);
-  const hooks = spec.hooks ?? {};
-  const hasInitHooks = [hooks.prestart, hooks.createRuntime, hooks.createContainer]
-    .some((h) => h?.length);
-  // startContainer hooks run at `start`, while init waits on the exec FIFO: `run` waits too.
-  const startNow = options.startNow && !hooks.startContainer?.length;
-
-  let compiled: { program: Uint8Array; flags: number; warnings: string[] } | undefined;
+  const { hooks, duringCreate, startNow } = hookPlan(spec, options.startNow);
+  let compiled: CompiledSeccomp | undefined;
   if (spec.linux?.seccomp) {
     const { compileSeccomp } = await import("../seccomp/compile.ts");
     compiled = compileSeccomp(spec.linux.seccomp);
   }
-  const ns = namespaceSetup(where, spec.linux?.namespaces ?? []);
-  const userns = (ns.flags & CLONE.NEWUSER) !== 0 || ns.join.some((j) => j.type === "user");
+  const ns = namespaceSetup(`${bundle}/config.json`, spec.linux?.namespaces ?? []);
   const layout = initFdLayout(options.preserveFds ?? 0);
-  const dir = containerDir(options.root, id);
-
-  const opened: number[] = ns.join.map((j) => j.fd);
-  let consoleFd = options.consoleFd ?? -1;
-  const shared: string[] = [];
-  let cgroup: CgroupManager | undefined;
-  let madeDir = false;
-  let pid = -1;
-  let statusR = -1, controlW = -1;
+  const undo = new Undo();
+  undo.fds.push(...ns.join.map((j) => j.fd));
   try {
+    let consoleFd = options.consoleFd;
     if (options.consoleSocket && spec.process?.terminal) {
       const { connectUnix } = await import("../../../ffi/socket.ts");
       consoleFd = connectUnix(options.consoleSocket);
-      opened.push(consoleFd);
+      undo.fds.push(consoleFd);
     }
-    cgroup = await openCgroup(spec, id, options.systemdCgroup ?? false, rootless);
-    const cgroupV2 = isCgroupV2();
-    const sources = await cgroupSources(cgroup?.path);
-    const offsets = timeOffsetsText(spec);
-    const plan: Plan = planContainer(spec, {
-      bundle,
+    undo.cgroup = await openCgroup(spec, id, options.systemdCgroup ?? false, rootless);
+    const plan = await planFor(spec, bundle, {
       rootless,
-      userns,
-      noPivot: options.noPivot,
-      preserveFds: options.preserveFds,
-      cgroupV2,
-      cgroupV1Hierarchies: cgroupV2 ? undefined : sources.v1,
-      cgroupV2Source: sources.v2,
-      rootfsParentMount: spec.linux?.rootfsPropagation ? mountPointOf(rootfs) : undefined,
-      isFile: (p: string) => {
-        try {
-          return Deno.statSync(p).isFile;
-        } catch {
-          return false;
-        }
-      },
-      consoleSocketFd: consoleFd >= 0 ? layout.console : undefined,
+      userns: (ns.flags & CLONE.NEWUSER) !== 0 || ns.join.some((j) => j.type === "user"),
+      options,
+      cgroupPath: undo.cgroup?.path,
+      consoleSocketFd: consoleFd !== undefined ? layout.console : undefined,
       startNow,
-      hooks: hasInitHooks,
-      compileSeccomp: compiled ? () => compiled! : undefined,
+      hooks: duringCreate,
+      compiled,
     });
     checkMountTargets(rootfs, plan.ops);
     if (plan.ops.some((o) => o.op === "pivotRoot" && o.mode === "chroot")) {
       // No mount namespace: the container's mounts are the host's; delete takes them away.
-      shared.push(...plan.ops.flatMap((o) => o.op === "mount" ? [`${rootfs}${o.target}`] : []));
+      undo.sharedMounts.push(
+        ...plan.ops.flatMap((o) => o.op === "mount" ? [`${rootfs}${o.target}`] : []),
+      );
     }
     const program = [
-      ...initPrologue(layout, { fifo: !startNow, console: consoleFd >= 0 }),
+      ...initPrologue(layout, { fifo: !startNow, console: consoleFd !== undefined }),
       ...lowerOps(plan.ops, { fds: layout }),
     ];
 
     await Deno.mkdir(options.root, { recursive: true, mode: 0o711 });
-    await Deno.mkdir(dir, { mode: 0o711 });
-    madeDir = true;
-    let fifo: number | undefined;
-    if (!startNow) {
-      // Writable by anyone (init may be any user, in any user namespace); init reaches it
-      // through this descriptor, so the state directory's own permissions do not matter.
-      const path = fifoPath(options.root, id);
-      mknodat(AT_FDCWD, path, S_IFIFO | 0o622, 0, 0);
-      Deno.chmodSync(path, 0o622);
-      fifo = openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
-      opened.push(fifo);
-    }
-    const [sr, statusW] = pipe(false);
-    const [controlR, cw] = pipe(false);
-    statusR = sr;
-    controlW = cw;
-    opened.push(statusW, controlR);
-    cgroup?.apply(withDeviceDefaults(spec));
+    undo.dir = containerDir(options.root, id);
+    await Deno.mkdir(undo.dir, { mode: 0o711 });
+    const fifo = startNow ? undefined : openExecFifo(options.root, id);
+    if (fifo !== undefined) undo.fds.push(fifo);
+    undo.cgroup?.apply(withDeviceDefaults(spec));
 
-    const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
-    const [mapsR, mapsW] = newUserns ? pipe(false) : [-1, -1];
-    const [offsetsR, offsetsW] = offsets ? pipe(false) : [-1, -1];
-    if (newUserns) opened.push(mapsR, mapsW);
-    if (offsets) opened.push(offsetsR, offsetsW);
-    const report = launchInit({
-      cloneFlags: ns.flags & ~CLONE.NEWCGROUP & ~childOnlyNamespaces(ns).unshare,
-      setup: initSteps(ns, {
-        mapsReady: newUserns ? mapsR : undefined,
-        offsetsReady: offsets ? offsetsR : undefined,
-      }),
-      program,
-      layout,
-      passed: {
-        status: statusW,
-        control: controlR,
-        fifo,
-        console: consoleFd >= 0 ? consoleFd : undefined,
-      },
-      afterClone: (child) => {
-        if (newUserns) {
-          writeIdMaps(child, spec, rootless);
-          writeFd(mapsW, new Uint8Array([1]));
-        }
-        if (offsets) {
-          writeTimeOffsets(child, offsets);
-          writeFd(offsetsW, new Uint8Array([1]));
-        }
-      },
-      shareMemory: !ns.join.some((j) => j.type === "time"),
-    });
-    // Only init holds these now: its end closes the pipes.
-    for (const fd of opened.splice(0)) close(fd);
-    pid = report.pid;
-    if (report.failed) {
-      throw initError(report.failed.step, report.failed.errno);
-    }
-    // Into the cgroup while init works on another CPU; it waits for this before anything of
-    // the container's own can run (its pauses below). cgroup v1 moves are slow (10-30 ms here).
-    cgroup?.addProcess(pid);
-    const startTime = processStartTime(pid) ?? "";
+    const init = startInit({ spec, ns, rootless, program, layout, fifo, consoleFd, undo });
     const state = {
       ociVersion: spec.ociVersion,
       id,
       status: "creating",
-      pid,
+      pid: init.pid,
       bundle,
       annotations: spec.annotations ?? {},
     };
-    let created = false;
-    for (const [word, value] of readRecords(statusR)) {
-      if (word === RECORD.created) {
-        created = true;
-        // Waiting for start: nothing more comes. Starting now: until the program's exec
-        // closes the pipe, a failure of the last steps (seccomp, exec) still reaches us.
-        if (!startNow) break;
-        continue;
-      }
-      if (word !== RECORD.sync) throw initError(report.program[Number(word)], Number(value));
-      const point = SYNC_POINTS[Number(value)];
-      if (point === "hooks") {
-        await runHooks(hooks.prestart, state, "prestart");
-        await runHooks(hooks.createRuntime, state, "createRuntime");
-        await runHooks(hooks.createContainer, state, "createContainer", pid);
-      }
-      if (point === "program") {
-        const p = spec.process!;
-        const path = findProgram(pid, p.args![0], p.env ?? [], p.cwd);
-        const answer = new Uint8Array(PROGRAM_PATH_MAX);
-        const { written } = new TextEncoder().encodeInto(path, answer);
-        if (written >= PROGRAM_PATH_MAX) {
-          throw new OciboxError("INIT", `exec: ${JSON.stringify(path)}: file name too long`);
-        }
-        writeFd(controlW, answer);
-      } else writeFd(controlW, new Uint8Array([1]));
-    }
-    if (!created) {
-      throw new OciboxError("INIT", "container init exited before the container was created");
-    }
-    closeFd(statusR);
-    closeFd(controlW);
-    statusR = controlW = -1;
+    await serveInit(init, spec, state, startNow);
+    for (const fd of undo.fds.splice(0)) close(fd);
     const record: ContainerRecord = {
       id,
       bundle,
-      pid,
-      startTime,
+      pid: init.pid,
+      startTime: init.startTime,
       created: new Date().toISOString(),
       annotations: spec.annotations,
-      cgroupPath: cgroup?.path,
+      cgroupPath: undo.cgroup?.path,
       rootless,
       owner: String(Deno.uid()),
       rootfs,
@@ -299,30 +228,195 @@ export async function createContainer(id: string, options: CreateOptions): Promi
           flags: compiled.flags,
         }
         : undefined,
-      sharedMounts: shared.length ? shared : undefined,
+      sharedMounts: undo.sharedMounts.length ? [...undo.sharedMounts] : undefined,
     };
     await writeRecord(options.root, record);
-    if (options.pidFile) await Deno.writeTextFile(options.pidFile, String(pid));
-    return { record, pid, isChild: true };
+    if (options.pidFile) await Deno.writeTextFile(options.pidFile, String(init.pid));
+    return { record, pid: init.pid, isChild: true };
   } catch (e) {
-    for (const fd of opened) close(fd);
-    if (statusR >= 0) closeFd(statusR);
-    if (controlW >= 0) closeFd(controlW);
-    if (pid > 0) {
-      try {
-        kill(pid, 9);
-      } catch { /* gone */ }
-      try {
-        waitPid(pid);
-      } catch { /* reaped */ }
-    }
-    if (cgroup) {
-      try {
-        cgroup.destroy();
-      } catch { /* best effort */ }
-    }
-    unmountShared(shared);
-    if (madeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await undo.run();
     throw e;
+  }
+}
+
+type CompiledSeccomp = { program: Uint8Array; flags: number; warnings: string[] };
+
+/** The plan, with the host facts the planner asks for. */
+async function planFor(
+  spec: Spec,
+  bundle: string,
+  c: {
+    rootless: boolean;
+    userns: boolean;
+    options: CreateOptions;
+    cgroupPath?: string;
+    consoleSocketFd?: number;
+    startNow: boolean;
+    hooks: boolean;
+    compiled?: CompiledSeccomp;
+  },
+): Promise<Plan> {
+  const cgroupV2 = isCgroupV2();
+  const sources = await cgroupSources(c.cgroupPath);
+  return planContainer(spec, {
+    bundle,
+    rootless: c.rootless,
+    userns: c.userns,
+    noPivot: c.options.noPivot,
+    preserveFds: c.options.preserveFds,
+    cgroupV2,
+    cgroupV1Hierarchies: cgroupV2 ? undefined : sources.v1,
+    cgroupV2Source: sources.v2,
+    rootfsParentMount: spec.linux?.rootfsPropagation
+      ? mountPointOf(rootfsOf(bundle, spec))
+      : undefined,
+    isFile: (p: string) => {
+      try {
+        return Deno.statSync(p).isFile;
+      } catch {
+        return false;
+      }
+    },
+    consoleSocketFd: c.consoleSocketFd,
+    startNow: c.startNow,
+    hooks: c.hooks,
+    compileSeccomp: c.compiled ? () => c.compiled! : undefined,
+  });
+}
+
+/**
+ * The exec FIFO, open O_PATH: writable by anyone (init may be any user, in any user namespace);
+ * init reaches it through this descriptor, so the state directory's own permissions do not
+ * matter.
+ */
+function openExecFifo(root: string, id: string): number {
+  const path = fifoPath(root, id);
+  mknodat(AT_FDCWD, path, S_IFIFO | 0o622, 0, 0);
+  Deno.chmodSync(path, 0o622);
+  return openat(AT_FDCWD, path, O_PATH | O_CLOEXEC);
+}
+
+/** A started init: its pid and the pipes the runtime talks to it over. */
+interface StartedInit {
+  pid: number;
+  startTime: string;
+  statusR: number;
+  controlW: number;
+  /** Its program's steps by index (failure records name them). */
+  program: readonly Step[];
+}
+
+/** Clones init, writes its id maps and time offsets, and puts it in its cgroup. */
+function startInit(c: {
+  spec: Spec;
+  ns: ReturnType<typeof namespaceSetup>;
+  rootless: boolean;
+  program: Item[];
+  layout: ReturnType<typeof initFdLayout>;
+  fifo?: number;
+  consoleFd?: number;
+  undo: Undo;
+}): StartedInit {
+  const { ns, spec, undo } = c;
+  const offsets = timeOffsetsText(spec);
+  const newUserns = (ns.flags & CLONE.NEWUSER) !== 0;
+  // Everything opened here goes to init; the runtime keeps the status read end and the
+  // control write end.
+  const passed: number[] = [];
+  const open = () => {
+    const fds = pipe(false);
+    passed.push(...fds);
+    return fds;
+  };
+  const [statusR, statusW] = pipe(false);
+  const [controlR, controlW] = pipe(false);
+  undo.fds.push(statusR, controlW);
+  passed.push(statusW, controlR);
+  const [mapsR, mapsW] = newUserns ? open() : [-1, -1];
+  const [offsetsR, offsetsW] = offsets ? open() : [-1, -1];
+  let report;
+  try {
+    report = launchInit({
+      cloneFlags: ns.flags & ~CLONE.NEWCGROUP & ~childOnlyNamespaces(ns).unshare,
+      setup: initSteps(ns, {
+        mapsReady: newUserns ? mapsR : undefined,
+        offsetsReady: offsets ? offsetsR : undefined,
+      }),
+      program: c.program,
+      layout: c.layout,
+      passed: { status: statusW, control: controlR, fifo: c.fifo, console: c.consoleFd },
+      afterClone: (child) => {
+        if (newUserns) {
+          writeIdMaps(child, spec, c.rootless);
+          writeFd(mapsW, new Uint8Array([1]));
+        }
+        if (offsets) {
+          writeTimeOffsets(child, offsets);
+          writeFd(offsetsW, new Uint8Array([1]));
+        }
+      },
+      shareMemory: !ns.join.some((j) => j.type === "time"),
+    });
+  } finally {
+    // Only init holds these now (and the runtime's own copies of the FIFO, console socket and
+    // namespaces): its end closes the pipes.
+    for (const fd of passed) close(fd);
+    const keep = new Set([statusR, controlW]);
+    for (const fd of undo.fds.splice(0)) keep.has(fd) ? undo.fds.push(fd) : close(fd);
+  }
+  undo.pid = report.pid;
+  if (report.failed) throw initError(report.failed.step, report.failed.errno);
+  // Into the cgroup while init works on another CPU; it waits for this before anything of
+  // the container's own can run (its pauses). cgroup v1 moves are slow (10-30 ms here).
+  undo.cgroup?.addProcess(report.pid);
+  return {
+    pid: report.pid,
+    startTime: processStartTime(report.pid) ?? "",
+    statusR,
+    controlW,
+    program: report.program,
+  };
+}
+
+/**
+ * Answers init until it reports `created`: the hooks at its "hooks" pause, the program's path
+ * (found in the container's root) at its "program" pause. A failure record becomes the error.
+ */
+async function serveInit(
+  init: StartedInit,
+  spec: Spec,
+  state: Record<string, unknown>,
+  startNow: boolean,
+): Promise<void> {
+  const hooks = spec.hooks ?? {};
+  let created = false;
+  for (const [word, value] of readRecords(init.statusR)) {
+    if (word === RECORD.created) {
+      created = true;
+      // Waiting for start: nothing more comes. Starting now: until the program's exec closes
+      // the pipe, a failure of the last steps (seccomp, exec) still reaches us.
+      if (!startNow) break;
+      continue;
+    }
+    if (word !== RECORD.sync) throw initError(init.program[Number(word)], Number(value));
+    const point = SYNC_POINTS[Number(value)];
+    if (point === "hooks") {
+      await runHooks(hooks.prestart, state, "prestart");
+      await runHooks(hooks.createRuntime, state, "createRuntime");
+      await runHooks(hooks.createContainer, state, "createContainer", init.pid);
+    }
+    if (point === "program") {
+      const p = spec.process!;
+      const path = findProgram(init.pid, p.args![0], p.env ?? [], p.cwd);
+      const answer = new Uint8Array(PROGRAM_PATH_MAX);
+      const { written } = new TextEncoder().encodeInto(path, answer);
+      if (written >= PROGRAM_PATH_MAX) {
+        throw new OciboxError("INIT", `exec: ${JSON.stringify(path)}: file name too long`);
+      }
+      writeFd(init.controlW, answer);
+    } else writeFd(init.controlW, new Uint8Array([1]));
+  }
+  if (!created) {
+    throw new OciboxError("INIT", "container init exited before the container was created");
   }
 }
