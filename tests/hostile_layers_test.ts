@@ -63,6 +63,12 @@
  * | config diff_id wrong                          | R DIGEST_MISMATCH    | diff_id
  * | blob longer / shorter than its descriptor     | R SIZE_MISMATCH      | size
  * | blob missing from the layout                  | R NOT_FOUND          | missing
+ * | `x -> etc/cron.d`, then `x -> tmp`, `x/evil`  | C rootfs/tmp/evil    | lookups through x gone
+ * | dir `d/`, then `d -> etc`, `y -> .`, `y/d/e`  | C rootfs/etc/e       | same, other spelling
+ * | `x/etc/` 0777, then `x -> /`                  | C etc stays 0755     | deferred mode by inode
+ * | symlink / hardlink target with a NUL (PAX)    | R UNSAFE_PATH        | would be cut short
+ * | uid 2^40, gid 2^32-1                          | R LAYER_APPLY        | no file has that owner
+ * | rootless: device, hardlink to it              | C empty file, linked | umoci's placeholder
  *
  * R = refused, C = contained.
  * (*) umoci 0.4.7 instead creates the missing directories inside the rootfs and succeeds
@@ -71,8 +77,8 @@
  * whiteout cases (keep/ holds this layer's files only), and any typed OciboxError for the gzip
  * ones (node:zlib's plain `Error` escapes today). The FIFO case hangs (umoci hangs too).
  *
- * Device nodes are skipped in rootless mode by design; that needs a non-root run and is not
- * tested here.
+ * In rootless mode a device node becomes an empty file of mode 0 (umoci's placeholder), so
+ * hardlinks to it still apply; the case above runs the rootless writer as root.
  * @module
  */
 import assert from "node:assert/strict";
@@ -127,8 +133,8 @@ type ErrorClass = abstract new (...args: never[]) => OciboxError;
 
 /** What a case may end in; when both are given, either is accepted. */
 interface Outcome {
-  /** A clean refusal: this error class and code ("*" for any code). */
-  refused?: { cls: ErrorClass; code: string };
+  /** A clean refusal: this error class and code ("*" for any code), and this message. */
+  refused?: { cls: ErrorClass; code: string; message?: RegExp };
   /** Containment: the unpack succeeds and this check of the rootfs passes. */
   contained?: (c: Ctx) => Promise<void>;
 }
@@ -143,9 +149,13 @@ interface HostileCase {
   outcome: Outcome;
   /** Also run through the CLI: exit code 1 and one `error: ` line, or 0 and containment. */
   cli?: boolean;
+  /** Unpack as umoci --rootless does (no ownership, no device nodes). */
+  rootless?: boolean;
 }
 
-const refused = (cls: ErrorClass, code: string): Outcome => ({ refused: { cls, code } });
+const refused = (cls: ErrorClass, code: string, message?: RegExp): Outcome => ({
+  refused: { cls, code, message },
+});
 const contained = (check: (c: Ctx) => Promise<void>): Outcome => ({ contained: check });
 const either = (cls: ErrorClass, code: string, check: (c: Ctx) => Promise<void>): Outcome => ({
   refused: { cls, code },
@@ -601,6 +611,95 @@ const CASES: HostileCase[] = [
     layers: () => [{ tar: TAR_WITH_DATA, size: TAR_WITH_DATA.length + 1 }],
     outcome: refused(SizeMismatchError, "SIZE_MISMATCH"),
   },
+  // ---- stale lookups and deferred attributes ------------------------------------------------
+  {
+    name: "x -> etc/cron.d with x/placeholder, then x -> tmp with x/evil (next layer)",
+    layers: () => [
+      [
+        { name: "etc/cron.d/", type: "dir" },
+        { name: "tmp/", type: "dir" },
+        { name: "x", type: "symlink", linkname: "etc/cron.d" },
+        { name: "x/placeholder", type: "file", data: "p\n" },
+      ],
+      [{ name: "x", type: "symlink", linkname: "tmp" }, evilFile("x/evil")],
+    ],
+    outcome: contained(async (c) => {
+      await assertFile(`${c.rootfs}/tmp/evil`, EVIL);
+      await assertAbsent(`${c.rootfs}/etc/cron.d/evil`);
+    }),
+  },
+  {
+    name: "dir d/ with d/a, then d -> etc and y -> . with y/d/evil, in one layer",
+    layers: () => [[
+      { name: "etc/", type: "dir" },
+      { name: "d/", type: "dir" },
+      { name: "d/a", type: "file", data: "a\n" },
+      { name: "y", type: "symlink", linkname: "." },
+      { name: "d", type: "symlink", linkname: "etc" },
+      evilFile("y/d/evil"),
+    ]],
+    outcome: contained(async (c) => {
+      await assertFile(`${c.rootfs}/etc/evil`, EVIL);
+      await assertAbsent(`${c.rootfs}/d/a`);
+    }),
+  },
+  {
+    name: "x/etc/ 0777, then x -> /: the deferred mode stays off the root's etc",
+    layers: () => [
+      [{ name: "etc/", type: "dir", mode: 0o755 }],
+      [
+        { name: "x/", type: "dir", mode: 0o755 },
+        { name: "x/etc/", type: "dir", mode: 0o777 },
+        { name: "x", type: "symlink", linkname: "/" },
+      ],
+    ],
+    outcome: contained(async (c) => {
+      assert.equal((await Deno.lstat(`${c.rootfs}/etc`)).mode! & 0o7777, 0o755);
+    }),
+  },
+  // ---- names, targets and owners no file can have ------------------------------------------
+  {
+    name: "symlink whose target has a NUL byte (PAX)",
+    // Over 100 bytes, so the writer puts it in a PAX record, NUL and all.
+    layers: () => [[{ name: "link", type: "symlink", linkname: `etc/passwd\0${"x".repeat(100)}` }]],
+    outcome: refused(UnsafePathError, "UNSAFE_PATH"),
+    cli: true,
+  },
+  {
+    name: "hardlink whose target has a NUL byte (PAX)",
+    layers: () => [[
+      { name: "f", type: "file", data: "f\n" },
+      { name: "h", type: "hardlink", linkname: `f\0${"x".repeat(100)}` },
+    ]],
+    outcome: refused(UnsafePathError, "UNSAFE_PATH", /target contains a NUL byte/),
+  },
+  {
+    name: "file owned by uid 2^40 (base-256)",
+    layers: () => [[{ name: "f", type: "file", data: "f\n", uid: 2 ** 40 }]],
+    outcome: refused(LayerApplyError, "LAYER_APPLY", /uid 1099511627776 is out of range/),
+    cli: true,
+  },
+  {
+    name: 'file owned by gid 2^32-1 (chown\'s "unchanged")',
+    layers: () => [[{ name: "f", type: "file", data: "f\n", gid: 2 ** 32 - 1 }]],
+    outcome: refused(LayerApplyError, "LAYER_APPLY", /gid 4294967295 is out of range/),
+  },
+  {
+    name: "rootless: a device, and a hardlink to it (umoci makes an empty file)",
+    rootless: true,
+    layers: () => [[
+      { name: "dev/", type: "dir" },
+      { name: "dev/null", type: "char", devmajor: 1, devminor: 3 },
+      { name: "dev/also-null", type: "hardlink", linkname: "dev/null" },
+    ]],
+    outcome: contained(async (c) => {
+      const st = await Deno.lstat(`${c.rootfs}/dev/null`);
+      assert.ok(st.isFile);
+      assert.equal(st.mode! & 0o7777, 0);
+      assert.equal(st.size, 0);
+      assert.equal((await Deno.lstat(`${c.rootfs}/dev/also-null`)).ino, st.ino);
+    }),
+  },
   {
     name: "blob missing from the layout",
     layers: () => [[evilFile("f")]],
@@ -714,7 +813,7 @@ async function runCase(hc: HostileCase, offThread: boolean): Promise<void> {
     let failed = false;
     const src = await openSource(ref);
     try {
-      await unpackBundle(src, c.bundle, { rootless: !IS_ROOT, offThread });
+      await unpackBundle(src, c.bundle, { rootless: hc.rootless || !IS_ROOT, offThread });
     } catch (e) {
       error = e;
       failed = true;
@@ -730,6 +829,7 @@ async function runCase(hc: HostileCase, offThread: boolean): Promise<void> {
         `${hc.name}: expected ${refused.cls.name} ${refused.code}, got ${describeError(error)}`,
       );
       if (refused.code !== "*") assert.equal((error as OciboxError).code, refused.code);
+      if (refused.message) assert.match((error as OciboxError).message, refused.message);
       await assertAbsent(c.bundle);
     } else {
       assert.ok(contained, `${hc.name}: expected a refusal, but the unpack succeeded`);

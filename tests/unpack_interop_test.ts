@@ -630,3 +630,81 @@ peerTest("unpack's config.json process matches umoci's (args, env, cwd, user)", 
     assert.deepEqual(name.user, { uid: 1000, gid: 1000, additionalGids: [50, 10] });
   });
 });
+
+peerTest(
+  "unpack matches umoci: a symlink or directory replaced by a symlink between and within layers",
+  PEERS,
+  async () => {
+    // A lookup cached through `x -> etc/cron.d` must not outlive `x`: files named under `x`
+    // afterwards go where `x` points now (a stale one hides files from tools that read the tree).
+    await withTemp(async (dir) => {
+      const tars = [
+        buildTar([
+          { name: "etc/", type: "dir" },
+          { name: "etc/cron.d/", type: "dir" },
+          { name: "tmp/", type: "dir" },
+          { name: "x", type: "symlink", linkname: "etc/cron.d" },
+          { name: "x/placeholder", type: "file", data: "p\n" },
+          { name: "d/", type: "dir" },
+          { name: "d/a", type: "file", data: "a\n" },
+          { name: "y", type: "symlink", linkname: "." },
+          { name: "y/d/b", type: "file", data: "b\n" },
+        ]),
+        buildTar([
+          // Across layers: the symlink replaced.
+          { name: "x", type: "symlink", linkname: "tmp" },
+          { name: "x/evil", type: "file", data: "evil\n" },
+          // A directory replaced by a symlink, then used through another spelling (y -> .).
+          { name: "d", type: "symlink", linkname: "etc" },
+          { name: "y/d/c", type: "file", data: "c\n" },
+          // Within one layer: twice.
+          { name: "w", type: "symlink", linkname: "etc" },
+          { name: "w/one", type: "file", data: "1\n" },
+          { name: "w", type: "symlink", linkname: "tmp" },
+          { name: "w/two", type: "file", data: "2\n" },
+        ]),
+      ];
+      const img = await writeImage(`${dir}/layout`, "t", {
+        layers: layers(["none", "gzip"], tars),
+      });
+      const snap = await assertSameTrees(dir, "symlink-swap", img.ref, img.umociRef);
+      assert.equal(snap.nodes["tmp/evil"]?.type, "file");
+      assert.equal(snap.nodes["etc/cron.d/evil"], undefined);
+      assert.equal(snap.nodes["etc/c"]?.type, "file");
+      assert.equal(snap.nodes["etc/one"]?.type, "file");
+      assert.equal(snap.nodes["tmp/two"]?.type, "file");
+    });
+  },
+);
+
+peerTest(
+  "unpack matches umoci: a deferred directory mode never reaches another directory",
+  PEERS,
+  async () => {
+    // x/etc/ 0777 is applied after the layer; by then x -> / makes x/etc the root's etc.
+    await withTemp(async (dir) => {
+      const tars = [
+        buildTar([{ name: "etc/", type: "dir", mode: 0o755 }, {
+          name: "keep/",
+          type: "dir",
+          mode: 0o755,
+        }]),
+        buildTar([
+          { name: "x/", type: "dir", mode: 0o755 },
+          { name: "x/etc/", type: "dir", mode: 0o777 },
+          { name: "x", type: "symlink", linkname: "/" },
+          // A directory whited out and made again by a later entry's parent: the old mode stays
+          // with the old directory.
+          { name: "keep/sub/", type: "dir", mode: 0o700 },
+          { name: "keep/.wh.sub", type: "file" },
+          { name: "keep/sub/f", type: "file", data: "f\n" },
+        ]),
+      ];
+      const img = await writeImage(`${dir}/layout`, "t", {
+        layers: layers(["none", "none"], tars),
+      });
+      const snap = await assertSameTrees(dir, "deferred-mode", img.ref, img.umociRef);
+      assert.equal(snap.nodes["etc"]?.mode, 0o755);
+    });
+  },
+);

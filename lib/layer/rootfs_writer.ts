@@ -23,6 +23,7 @@
  * @module
  */
 import {
+  AT_EMPTY_PATH,
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   O_CREAT,
@@ -33,10 +34,12 @@ import {
   O_WRONLY,
   RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
   S_IFIFO,
+  S_IFLNK,
   S_IFMT,
 } from "../../ffi/constants.ts";
 import { Errno, ErrnoError } from "../../ffi/errno.ts";
@@ -59,6 +62,8 @@ import {
   openat,
   openat2,
   readlinkat,
+  type StatX,
+  statx,
   statxIfExists,
   symlinkat,
   unlinkat,
@@ -209,26 +214,32 @@ export class RootfsWriter {
   }
 
   /**
-   * Forgets cached directories at or below the real path `real` (all when ""). Entries are
-   * compared by real path, so every symlinked spelling of a removed directory goes too.
+   * Forgets every cached directory but `keep` (the directory an entry is working in: its own
+   * path cannot run through one of its children).
    */
-  dropCache(real = ""): void {
+  dropCache(keep?: DirRef): void {
     for (const [key, ref] of this.#dirs) {
-      if (real === "" || ref.real === real || ref.real.startsWith(real + "/")) {
-        close(ref.fd);
-        this.#dirs.delete(key);
-      }
+      if (ref === keep) continue;
+      close(ref.fd);
+      this.#dirs.delete(key);
     }
   }
 
-  /** Removes `base` in directory `parent`, recursively if it is a directory. */
-  remove(parent: DirRef, base: string, isDir: boolean): void {
-    if (isDir) {
+  /**
+   * Removes `base` in directory `parent` (its statx `mode` says what it is), recursively if it
+   * is a directory. The cache maps paths as layers spell them, through any symlinks on the
+   * way, to directories: once a directory or a symlink is gone, any of those lookups may now
+   * lead elsewhere (a path through `x -> etc/cron.d` when `x` becomes `x -> tmp`), so they all
+   * go. Files, devices and FIFOs are never on the way to a directory.
+   */
+  remove(parent: DirRef, base: string, mode: number): void {
+    const type = mode & S_IFMT;
+    if (type === S_IFDIR) {
       // Deno's recursive remove does not follow symlinks; the /proc path pins the parent we
       // resolved inside the root.
       Deno.removeSync(fdPath(parent.fd, base), { recursive: true });
-      this.dropCache(joinPath(parent.real, base));
     } else unlinkat(parent.fd, base, 0);
+    if (type === S_IFDIR || type === S_IFLNK) this.dropCache(parent);
   }
 }
 
@@ -237,8 +248,15 @@ function joinPath(parent: string, base: string): string {
   return parent === "" ? base : `${parent}/${base}`;
 }
 
+/**
+ * A directory's mode and times, applied after the layer. It is found again by its real path
+ * without following any symlink and must still be the same inode: an entry later in the layer
+ * may have put a symlink (or another directory) on that path (`x/etc/`, then `x -> /`).
+ */
 interface DelayedDir {
   path: string;
+  dev: string;
+  ino: bigint;
   mode: number;
   mtime: number;
   mtimeNsec: number;
@@ -310,15 +328,21 @@ export class LayerApplier implements TarSink {
       done.add(d.path);
       let fd: number;
       try {
-        fd = d.path === ""
-          ? root
-          : openat2(root, d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, RESOLVE);
+        fd = d.path === "" ? root : openat2(
+          root,
+          d.path,
+          O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+          0,
+          RESOLVE | RESOLVE_NO_SYMLINKS,
+        );
       } catch (e) {
         // Replaced or removed later in the layer: nothing to restore.
         if (e instanceof ErrnoError) continue;
         throw e;
       }
       try {
+        const st = statx(fd, "", AT_EMPTY_PATH);
+        if (st.ino !== d.ino || devOf(st) !== d.dev) continue; // another directory now
         fchmod(fd, d.mode);
         futimens(fd, d.mtime, d.mtimeNsec);
       } catch (e) {
@@ -337,6 +361,7 @@ export class LayerApplier implements TarSink {
   }
 
   #apply(e: TarEntry, path: string): void {
+    checkIds(e);
     const wh = classifyWhiteout(path);
     if (wh.kind === "whiteout") return this.#whiteout(wh.target);
     if (wh.kind === "opaque") return this.#opaque(wh.dir);
@@ -365,6 +390,10 @@ export class LayerApplier implements TarSink {
         return;
       }
       case "symlink":
+        // The kernel would take the target only up to the NUL: a different link than named.
+        if (e.linkname.includes("\0")) {
+          throw new UnsafePathError(e.name, "the symlink target contains a NUL byte");
+        }
         this.#create(pdir, base, () => symlinkat(e.linkname, pfd, base));
         this.#setOwner(() => fchownat(pfd, base, e.uid, e.gid, AT_SYMLINK_NOFOLLOW));
         this.#setXattrs(e, (n, v) => lsetxattr(fdPath(pfd, base), n, v));
@@ -387,7 +416,7 @@ export class LayerApplier implements TarSink {
       if (!(e instanceof ErrnoError && e.errno === Errno.EEXIST)) throw e;
     }
     const st = statxIfExists(pdir.fd, base, AT_SYMLINK_NOFOLLOW);
-    if (st) this.#w.remove(pdir, base, (st.mode & S_IFMT) === S_IFDIR);
+    if (st) this.#w.remove(pdir, base, st.mode);
     return make();
   }
 
@@ -403,7 +432,7 @@ export class LayerApplier implements TarSink {
       // Both directories: keep the existing one and take the entry's attributes (layer.md).
       if (st && (st.mode & S_IFMT) === S_IFDIR) existed = true;
       else {
-        this.#w.remove(pdir, base, false);
+        if (st) this.#w.remove(pdir, base, st.mode);
         mkdirat(pfd, base, 0o700);
       }
     }
@@ -432,10 +461,21 @@ export class LayerApplier implements TarSink {
     this.#setXattrs(e, (n, v) => fsetxattr(fd, n, v));
     // Modes and times are set after the layer: children change mtimes, and a read-only mode
     // would stop an unprivileged writer from filling the directory.
-    this.#delayed.push({ path, mode: e.mode, mtime: e.mtime, mtimeNsec: e.mtimeNsec });
+    const st = statx(fd, "", AT_EMPTY_PATH);
+    this.#delayed.push({
+      path,
+      dev: devOf(st),
+      ino: st.ino,
+      mode: e.mode,
+      mtime: e.mtime,
+      mtimeNsec: e.mtimeNsec,
+    });
   }
 
   #hardlink(pdir: DirRef, base: string, real: string, e: TarEntry): void {
+    if (e.linkname.includes("\0")) {
+      throw new UnsafePathError(e.name, "the hardlink target contains a NUL byte");
+    }
     let target: string;
     try {
       target = cleanEntryPath(e.linkname);
@@ -447,13 +487,18 @@ export class LayerApplier implements TarSink {
     }
     if (target === "") throw new UnsafePathError(e.name, "hardlink to the root directory");
     const [tparent, tbase] = splitPath(target);
+    const missing = () =>
+      new LayerApplyError(e.name, `hardlink target ${JSON.stringify(target)} does not exist`);
     const tdir = this.#w.dir(tparent, false);
-    if (tdir === undefined) {
-      throw new LayerApplyError(e.name, `hardlink target ${JSON.stringify(target)} does not exist`);
-    }
+    if (tdir === undefined) throw missing();
     if (joinPath(tdir.real, tbase) === real) return; // a link to itself: already there
     try {
-      this.#create(pdir, base, () => linkat(tdir.fd, tbase, pdir.fd, base, 0));
+      // Looked up again for each try: replacing what is at `base` may empty the cache.
+      this.#create(pdir, base, () => {
+        const t = this.#w.dir(tparent, false);
+        if (t === undefined) throw missing();
+        linkat(t.fd, tbase, pdir.fd, base, 0);
+      });
     } catch (err) {
       if (err instanceof ErrnoError && err.errno === Errno.ENOENT) {
         throw new LayerApplyError(
@@ -475,16 +520,13 @@ export class LayerApplier implements TarSink {
     const pfd = pdir.fd;
     const type = e.type === "char" ? S_IFCHR : e.type === "block" ? S_IFBLK : S_IFIFO;
     if (type !== S_IFIFO && this.#w.rootless) {
-      this.stats.skipped++;
-      this.#written.delete(real);
-      return this.#w.warn(`skipped device ${real}: creating devices needs root`);
+      return this.#devicePlaceholder(pdir, base, real, "creating devices needs root");
     }
     try {
       this.#create(pdir, base, () => mknodat(pfd, base, type | 0o600, e.devmajor, e.devminor));
     } catch (err) {
       if (err instanceof ErrnoError && err.errno === Errno.EPERM && type !== S_IFIFO) {
-        this.stats.skipped++;
-        return this.#w.warn(`skipped device ${real}: ${err.message}`);
+        return this.#devicePlaceholder(pdir, base, real, err.message);
       }
       throw err;
     }
@@ -492,6 +534,25 @@ export class LayerApplier implements TarSink {
     this.#setXattrs(e, (n, v) => lsetxattr(fdPath(pfd, base), n, v));
     fchmodat(pfd, base, e.mode);
     utimensat(pfd, base, e.mtime, e.mtimeNsec, AT_SYMLINK_NOFOLLOW);
+  }
+
+  /**
+   * An empty file of mode 0 where a device cannot be made, as umoci does: the name exists, so
+   * hardlinks to it and later layers still apply.
+   */
+  #devicePlaceholder(pdir: DirRef, base: string, real: string, why: string): void {
+    this.stats.skipped++;
+    const fd = this.#create(
+      pdir,
+      base,
+      () => openat(pdir.fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0),
+    );
+    try {
+      fchmod(fd, 0);
+    } finally {
+      close(fd);
+    }
+    this.#w.warn(`device ${real} is an empty file instead: ${why}`);
   }
 
   #whiteout(target: string): void {
@@ -508,7 +569,7 @@ export class LayerApplier implements TarSink {
       // This layer already put things inside it: hide only what lower layers had.
       return this.#removeLowerChildren(real, this.#keepSet(real));
     }
-    this.#w.remove(pdir, base, isDir);
+    this.#w.remove(pdir, base, st.mode);
   }
 
   #opaque(dir: string): void {
@@ -553,7 +614,7 @@ export class LayerApplier implements TarSink {
       const st = statxIfExists(here.fd, name, AT_SYMLINK_NOFOLLOW);
       if (!st) continue;
       const isDir = (st.mode & S_IFMT) === S_IFDIR;
-      if (!keep.has(child)) this.#w.remove(here, name, isDir);
+      if (!keep.has(child)) this.#w.remove(here, name, st.mode);
       else if (isDir) this.#removeLowerChildren(child, keep);
     }
   }
@@ -578,6 +639,23 @@ export class LayerApplier implements TarSink {
       }
     }
   }
+}
+
+/** The largest id chown(2) takes: 2^32-1 means "leave unchanged". */
+const MAX_ID = 0xfffffffe;
+
+/** Refuses owners no file can have (a tar's base-256 numbers can say anything). */
+function checkIds(e: TarEntry): void {
+  for (const [what, id] of [["uid", e.uid], ["gid", e.gid]] as const) {
+    if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) {
+      throw new LayerApplyError(e.name, `${what} ${id} is out of range (0 to ${MAX_ID})`);
+    }
+  }
+}
+
+/** A file system's device number, as a key. */
+function devOf(st: StatX): string {
+  return `${st.devMajor}:${st.devMinor}`;
 }
 
 function wrap(e: unknown, path: string): unknown {
