@@ -700,6 +700,38 @@ const CASES: HostileCase[] = [
       assert.equal((await Deno.lstat(`${c.rootfs}/dev/also-null`)).ino, st.ino);
     }),
   },
+  // ---- configs ------------------------------------------------------------------------------
+  {
+    name: "config WorkingDir relative",
+    layers: () => [[evilFile("f")]],
+    config: { WorkingDir: "srv/app" },
+    outcome: refused(
+      InvalidImageError,
+      "IMAGE_INVALID",
+      /WorkingDir "srv\/app" is not an absolute path/,
+    ),
+    cli: true,
+  },
+  {
+    name: "config User whose passwd uid is 2^32-1",
+    layers: () => [[
+      { name: "etc/", type: "dir" },
+      { name: "etc/passwd", type: "file", data: "big:x:4294967295:0::/:/bin/sh\n" },
+    ]],
+    config: { User: "big" },
+    outcome: refused(InvalidImageError, "IMAGE_INVALID", /uid 4294967295 .* out of range/),
+    cli: true,
+  },
+  {
+    name: "config with 100k Env entries (linear, not quadratic)",
+    layers: () => [[evilFile("f")]],
+    config: { Env: Array.from({ length: 100_000 }, (_, i) => `V${i}=${i}`) },
+    outcome: contained(async (c) => {
+      const spec = JSON.parse(await Deno.readTextFile(`${c.bundle}/config.json`));
+      assert.equal(spec.process.env.length, 100_000 + 2);
+    }),
+    cli: true,
+  },
   {
     name: "blob missing from the layout",
     layers: () => [[evilFile("f")]],
@@ -926,3 +958,40 @@ peerTest("hostile layer: etc/passwd is a FIFO (CLI; must not block)", PEERS, asy
     await Deno.remove(c.tmp, { recursive: true });
   }
 });
+
+peerTest(
+  "hostile layer: SIGTERM during a long unpack ends it at once, leaving nothing",
+  PEERS,
+  async () => {
+    const c = await setUp();
+    try {
+      // 60k files: seconds of work, in small steps that let the signal in.
+      const members: MemberSpec[] = [{ name: "d/", type: "dir" }];
+      for (let i = 0; i < 60_000; i++) members.push({ name: `d/f${i}`, type: "file", data: "x" });
+      const img = await writeImage(`${c.tmp}/layout`, "t", {
+        layers: [{ tar: buildTar(members), compression: "gzip" }],
+        config: { Env: Array.from({ length: 100_000 }, (_, i) => `V${i}=${i}`) },
+      });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "unpack", "--quiet", img.ref, c.bundle],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const staging = async () =>
+        [...Deno.readDirSync(c.tmp)].some((e) => e.name.startsWith(".tmp-ocibox-unpack-"));
+      for (let i = 0; i < 400 && !(await staging()); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(await staging(), "the unpack never started");
+      const sent = Date.now();
+      child.kill("SIGTERM");
+      const out = await child.output();
+      assert.ok(Date.now() - sent < 3000, `SIGTERM took ${Date.now() - sent} ms`);
+      assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+      assert.ok(!(await staging()), "a staging directory was left");
+      await assertAbsent(c.bundle);
+    } finally {
+      await Deno.remove(c.tmp, { recursive: true });
+    }
+  },
+);

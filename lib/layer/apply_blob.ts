@@ -15,6 +15,7 @@ import {
   SizeMismatchError,
   throwIfAborted,
 } from "../errors.ts";
+import { EventLoopYield } from "../io/event_loop.ts";
 import { type Compression, decompress, detectCompression } from "./compression.ts";
 import { inflatesOffThread, type InflateWorker } from "./offthread_inflate.ts";
 import type { LayerStats, RootfsWriter } from "./rootfs_writer.ts";
@@ -149,7 +150,13 @@ async function inThread(
   }
   let failure: unknown;
   try {
+    const turns = new EventLoopYield();
     for await (const chunk of decompress(counted(), job.compression)) {
+      // Per inflated chunk too, with the event loop let in now and then: a small blob can
+      // inflate to seconds of work (60k files) whose awaits all resolve at once, and a
+      // SIGTERM is only seen when its handler gets a turn.
+      await turns.maybe();
+      throwIfAborted(signal);
       diffHash.update(chunk);
       reader.push(chunk);
     }
@@ -185,7 +192,10 @@ async function viaWorker(
   });
   let failure: unknown;
   try {
-    for (let c = await work.next(); c !== undefined; c = await work.next()) reader.push(c);
+    for (let c = await work.next(); c !== undefined; c = await work.next()) {
+      throwIfAborted(signal);
+      reader.push(c);
+    }
     reader.end();
   } catch (e) {
     if (isFinal(e)) throw e;

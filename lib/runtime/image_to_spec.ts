@@ -151,14 +151,22 @@ export function specFromImageConfig(
     throw new InvalidImageError("image config", "neither Config.Entrypoint nor Config.Cmd is set");
   }
 
-  proc.cwd = config.WorkingDir || "/";
+  const cwd = config.WorkingDir || "/";
+  if (!cwd.startsWith("/")) {
+    // Docker and the runtime spec both need an absolute path: a relative one names nothing.
+    throw new InvalidImageError(
+      "image config",
+      `Config.WorkingDir ${JSON.stringify(cwd)} is not an absolute path`,
+    );
+  }
+  proc.cwd = cwd;
 
-  const env = [...(proc.env ?? [])];
+  const env = new EnvList(proc.env ?? []);
   const imageNames = new Set<string>();
   for (const entry of config.Env ?? []) {
     const name = envName(entry);
     imageNames.add(name);
-    setEnv(env, name, entry);
+    env.set(name, entry);
   }
 
   const user = resolveUser(config.User ?? "", options.passwd, options.group);
@@ -166,8 +174,8 @@ export function specFromImageConfig(
   if (user.additionalGids.length > 0 && !options.rootless) {
     proc.user.additionalGids = user.additionalGids;
   }
-  if (user.home !== undefined && !imageNames.has("HOME")) setEnv(env, "HOME", `HOME=${user.home}`);
-  proc.env = env;
+  if (user.home !== undefined && !imageNames.has("HOME")) env.set("HOME", `HOME=${user.home}`);
+  proc.env = env.entries;
 
   spec.annotations = imageAnnotations(image, options.manifestAnnotations);
 
@@ -195,12 +203,27 @@ function envName(entry: string): string {
   return entry.slice(0, eq);
 }
 
-// Replace in place so the default PATH keeps its position when the image overrides it, as umoci
-// does; a later duplicate in the image's Env therefore wins, like in a shell.
-function setEnv(env: string[], name: string, entry: string): void {
-  const index = env.findIndex((e) => e.startsWith(`${name}=`));
-  if (index >= 0) env[index] = entry;
-  else env.push(entry);
+/**
+ * `NAME=value` entries with one per name. Set replaces in place, so the default PATH keeps its
+ * position when the image overrides it, as umoci does; a later duplicate in the image's Env
+ * therefore wins, like in a shell. Indexed by name: an image's Env can have 100k entries.
+ */
+class EnvList {
+  readonly entries: string[] = [];
+  readonly #at = new Map<string, number>();
+
+  constructor(initial: readonly string[]) {
+    for (const e of initial) this.set(e.slice(0, Math.max(0, e.indexOf("="))), e);
+  }
+
+  set(name: string, entry: string): void {
+    const index = this.#at.get(name);
+    if (index !== undefined) this.entries[index] = entry;
+    else {
+      this.#at.set(name, this.entries.length);
+      this.entries.push(entry);
+    }
+  }
 }
 
 function imageAnnotations(

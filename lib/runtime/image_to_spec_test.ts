@@ -441,3 +441,24 @@ peerTest("runc 1.1.5 runs a converted spec (ociVersion, user, groups, env, cwd, 
     await Deno.remove(bundle, { recursive: true });
   }
 });
+
+Deno.test("specFromImageConfig: a relative WorkingDir is refused", () => {
+  assert.throws(
+    () =>
+      specFromImageConfig({
+        architecture: "amd64",
+        os: "linux",
+        config: { WorkingDir: "srv/app" },
+      }),
+    new InvalidImageError("image config", 'Config.WorkingDir "srv/app" is not an absolute path'),
+  );
+});
+
+Deno.test("specFromImageConfig: 100k Env entries, each name once, in one pass", () => {
+  // Quadratic merging took minutes here (and held off SIGTERM, the event loop being busy).
+  const Env = Array.from({ length: 100_000 }, (_, i) => `V${i % 50_000}=${i}`);
+  const env = specFromImageConfig({ architecture: "amd64", os: "linux", config: { Env } }).process!
+    .env!;
+  assert.equal(env.length, 50_000 + 2); // the defaults PATH and TERM, then each name once
+  assert.equal(env.find((e) => e.startsWith("V7=")), "V7=50007");
+});

@@ -128,7 +128,7 @@ function* lines(text: string): Generator<string[]> {
  * a numeric uid that has a passwd entry; conversion.md says a converter SHOULD NOT.
  *
  * @throws {UserNotFoundError} a user or group name is not in the files.
- * @throws {InvalidImageError} a numeric id is above 2^31-1.
+ * @throws {InvalidImageError} a numeric id, or one the files give, is above 2^31-1.
  * @example
  * ```ts
  * import { resolveUser } from "./passwd.ts";
@@ -174,6 +174,11 @@ export function resolveUser(userSpec: string, passwd?: string, group?: string): 
     );
   }
 
+  // Ids from the files get the same bound as numeric ones (runc's user package checks both):
+  // the runtime could not switch to them.
+  checkId(userSpec, "uid", uid, "/etc/passwd");
+  checkId(userSpec, "gid", gid, groupPart === "" ? "/etc/passwd" : "/etc/group");
+  for (const g of additionalGids) checkId(userSpec, "gid", g, "/etc/group");
   const resolved: ResolvedUser = { uid, gid, additionalGids };
   if (entry !== undefined && entry.home !== "") resolved.home = entry.home;
   return resolved;
@@ -188,6 +193,15 @@ function parseId(userSpec: string, what: "uid" | "gid", value: string): number {
     );
   }
   return id;
+}
+
+function checkId(userSpec: string, what: "uid" | "gid", id: number, file: string): void {
+  if (!Number.isSafeInteger(id) || id > MAX_ID) {
+    throw new InvalidImageError(
+      `user spec ${JSON.stringify(userSpec)}`,
+      `${what} ${id} (from the container's ${file}) is out of range 0-${MAX_ID}`,
+    );
+  }
 }
 
 function missingReason(text: string | undefined, file: string): string {

@@ -202,3 +202,19 @@ Deno.test("resolveUser: names that start with digits are names", () => {
     home: "/h",
   });
 });
+
+Deno.test("resolveUser: ids from the files above 2^31-1 are refused, like numeric ones", () => {
+  const passwd = "big:x:4294967295:0::/:/bin/sh\nbiggid:x:5:3000000000::/:/bin/sh\n";
+  assert.throws(
+    () => resolveUser("big", passwd),
+    new InvalidImageError(
+      'user spec "big"',
+      "uid 4294967295 (from the container's /etc/passwd) is out of range 0-2147483647",
+    ),
+  );
+  assert.throws(() => resolveUser("biggid", passwd), /gid 3000000000/);
+  assert.throws(
+    () => resolveUser("root:huge", "root:x:0:0::/:/bin/sh\n", "huge:x:99999999999:\n"),
+    /gid 99999999999 \(from the container's \/etc\/group\)/,
+  );
+});
