@@ -1,10 +1,16 @@
 /**
- * The `runtime` benchmark suite: `ocibox run` of a busybox bundle whose process is `true`, timed
- * from spawn to exit against `runc run` of the same bundle in the same run, plus a bare Deno
- * start (ocibox starts Deno twice: the CLI, then the container init, `ocibox init`, which execs
- * the container's program). Tools alternate within each iteration (the order rotates), and the
- * report gives the median and mean per tool, the ratio ocibox/runc of the medians, and the peak
- * RSS of the ocibox CLI process during `run` (goal < 60 MB).
+ * The `runtime` benchmark suite, everything in the same run as runc and crun:
+ * - `run` of a busybox bundle whose process is `true`, spawn to exit, against `runc run` and
+ *   `crun run`, plus a bare Deno start (the floor of any Deno program). Tools alternate within
+ *   each iteration (the order rotates); medians, means, ratios to runc, and the peak RSS of the
+ *   ocibox CLI during `run` (goal < 60 MB).
+ * - create → start → wait → delete as separate commands, as podman and containerd drive a
+ *   runtime (runtime_cases.ts), per verb and in total;
+ * - `state`, `list` and `kill 0` start-up, and each verb's module count;
+ * - `podman run --rm IMAGE true` with `--runtime ocibox` and `--runtime runc`;
+ * - 50 containers created and waiting: the memory (Pss) of their inits.
+ * crun refuses this hybrid cgroup host unless /sys/fs/cgroup/unified is hidden: it runs through
+ * a wrapper that unshares a mount namespace and unmounts it (a few ms of its time).
  *
  * The ocibox rows: `cli` = `deno run -A --no-lock main.ts`; `bundle` = the single file
  * `deno task bundle` writes to dist/ocibox.js, built afresh into the work directory (so it
@@ -24,6 +30,17 @@
  * @module
  */
 import { CommandFailed, measure, median, type RssMethod, rssMethod } from "./measure.ts";
+import {
+  type CycleResult,
+  emptyCycle,
+  lifecycleCycle,
+  moduleCount,
+  podmanRuns,
+  run as runCommand,
+  type RuntimeCli,
+  verbTimes,
+  waitingInitsMemory,
+} from "./runtime_cases.ts";
 
 /** The goal: peak RSS of the ocibox CLI process during `run`. */
 export const RUNTIME_GOALS = { cliRssMb: 60 } as const;
@@ -289,46 +306,30 @@ function footnotes(r: RuntimeResult, ctx: RuntimeReportContext): string[] {
     `Start to exit of \`run\` of a busybox bundle whose process is \`true\` (no terminal), ` +
     `wall ms, ${ctx.runs} timed iteration(s) after ${ctx.warmup} warm-up, the tools ` +
     `alternating within each iteration (order rotated), a fresh container id each time; ` +
-    `stdin null, output piped, exit 0 checked. runc = \`runc --root STATE run ID\`; cli = ` +
-    `\`deno run -A --no-lock main.ts --root STATE run ID\`; bundle = \`deno run -A --no-config ` +
-    `ocibox.js --root STATE run ID\` (\`deno bundle --platform deno main.ts\`, as \`deno task ` +
-    `bundle\` builds dist/ocibox.js, fresh from the measured sources; its init is the bundle ` +
-    `too, via OCIBOX_MAIN); deno = \`deno run -A --no-config empty.js\`, a bare Deno start; ocibox --version = ` +
-    `\`deno run -A --no-lock main.ts --version\`, Deno plus ocibox's entry module and dispatch.`,
+    `stdin null, output piped, exit 0 checked. runc = \`runc --root STATE run ID\`; crun = ` +
+    `\`crun --root STATE run ID\` in a mount namespace of its own without ` +
+    `/sys/fs/cgroup/unified (unshare + sh + umount included); ocibox = \`deno run -A ` +
+    `--no-lock main.ts --root STATE run ID\`; deno = \`deno run -A --no-config empty.js\`, a ` +
+    `bare Deno start; ocibox --version = Deno plus ocibox's entry module and dispatch.`,
     `Peak RSS: the process's own VmHWM (/proc/PID/status polled every ms; for ocibox the CLI ` +
-    `alone, not the container init it spawns, which is another Deno start that execs \`true\`), ` +
-    `the largest over ${r.rssRuns} run(s); "incl. children": ${
+    `alone), the largest over ${r.rssRuns} run(s); "incl. children": ${
       r.rssMethod === "gnu-time"
-        ? "GNU time's %M (ru_maxrss of the process and every child it waited for: ocibox's " +
-          "init, runc's init), the largest over as many more runs"
+        ? "GNU time's %M (ru_maxrss of the process and every child it waited for), the " +
+          "largest over as many more runs"
         : "n/a (no GNU time)"
     }.`,
   ];
   const deno = r.samples["deno"];
   const runc = r.samples["runc"];
-  if (deno?.length && runc?.length) {
-    const start = median(deno);
-    for (const t of r.tools.filter((t) => t.ocibox)) {
-      const m = median(r.samples[t.name]);
-      lines.push(
-        `${t.name}: two Deno starts (2 x ${start.toFixed(1)} ms) are ${
-          (200 * start / m).toFixed(0)
-        }% of its median ${m.toFixed(1)} ms; the rest, ${(m - 2 * start).toFixed(1)} ms, ` +
-          `compares with runc's ${median(runc).toFixed(1)} ms (${
-            ((m - 2 * start) / median(runc)).toFixed(2)
-          } x).`,
-      );
-    }
-  }
-  const version = r.samples["ocibox --version"];
   const cli = r.samples["ocibox"];
-  if (version?.length && cli?.length) {
-    const v = median(version), m = median(cli);
+  if (deno?.length && runc?.length && cli?.length) {
+    const start = median(deno), m = median(cli);
     lines.push(
-      `ocibox: two \`--version\` starts (2 x ${v.toFixed(1)} ms) are ${
-        (200 * v / m).toFixed(0)
-      }% of its median ${m.toFixed(1)} ms. The bundle evaluates all of its modules up front, ` +
-        `where main.ts imports only the command it runs.`,
+      `ocibox: one Deno start (${start.toFixed(1)} ms) is ${(100 * start / m).toFixed(0)}% of ` +
+        `its median ${m.toFixed(1)} ms; the rest, ${(m - start).toFixed(1)} ms, compares with ` +
+        `runc's whole ${median(runc).toFixed(1)} ms (${
+          ((m - start) / median(runc)).toFixed(2)
+        } x).`,
     );
   }
   return [...lines, ...(ctx.notes ?? [])];
@@ -351,10 +352,110 @@ export function renderRuntimeMarkdown(r: RuntimeResult, ctx: RuntimeReportContex
   ].join("\n");
 }
 
+/** What the suite measures besides `run`. */
+interface Extras {
+  cycles: Record<string, CycleResult>;
+  verbs: Record<string, { state: number; list: number; kill: number }>;
+  modules: Record<string, number>;
+  podman?: Record<string, number[]>;
+  podmanNote?: string;
+  waiting: Record<string, { totalMb: number; perInitKb: number }>;
+  waitingCount: number;
+}
+
+function extrasText(x: Extras, md: boolean): string {
+  const table = md ? mdTable : textTable;
+  const names = Object.keys(x.cycles);
+  const rc = x.cycles["runc"] ? median(x.cycles["runc"].total) : NaN;
+  const out: string[] = [];
+  out.push(
+    md
+      ? "### create, start, wait, delete (separate commands)"
+      : "create -> start -> wait -> delete",
+    "",
+    table(
+      ["runtime", "create ms", "start ms", "wait ms", "delete ms", "total ms", "x runc"],
+      names.map((n) => {
+        const c = x.cycles[n];
+        return [
+          n,
+          f1(median(c.create)),
+          f1(median(c.start)),
+          f1(median(c.wait)),
+          f1(median(c.delete)),
+          f1(median(c.total)),
+          f2(median(c.total) / rc),
+        ];
+      }),
+    ),
+    "",
+  );
+  out.push(
+    md ? "### Verb start-up (median ms) and module counts" : "verbs (median ms)",
+    "",
+    table(
+      ["runtime", "state", "list", "kill ID 0"],
+      Object.entries(x.verbs).map(([n, v]) => [n, f1(v.state), f1(v.list), f1(v.kill)]),
+    ),
+    "",
+    `Modules each ocibox verb can load (deno info, dynamic imports included): ${
+      Object.entries(x.modules).map(([v, n]) => `${v} ${n}`).join(", ")
+    }.`,
+    "",
+  );
+  if (x.podman) {
+    const pr = median(x.podman["runc"] ?? []);
+    out.push(
+      md ? "### podman run --rm IMAGE true" : "podman run --rm IMAGE true",
+      "",
+      table(
+        ["runtime", "median ms", "x runc"],
+        Object.entries(x.podman).map(([n, s]) => [n, f1(median(s)), f2(median(s) / pr)]),
+      ),
+      "",
+    );
+  } else if (x.podmanNote) out.push(x.podmanNote, "");
+  out.push(
+    md
+      ? `### ${x.waitingCount} containers created, waiting for start`
+      : `${x.waitingCount} waiting inits`,
+    "",
+    table(
+      ["runtime", "inits' Pss MB in all", "per init KB"],
+      Object.entries(x.waiting).map(([n, w]) => [n, f1(w.totalMb), f1(w.perInitKb)]),
+    ),
+    "",
+  );
+  return out.join("\n");
+}
+
 /**
- * The whole suite: builds the bundle and the single-file ocibox in a scratch directory, times
- * the tools, prints the table and writes REPO/.bench/runtime.md. Returns the exit status (1 when
- * a command failed; a missed RSS goal is reported, not an error).
+ * A `podman` with its own storage and the README's containers.conf lines for ocibox: `time`
+ * runs it and gives the ms it took, `out` gives its output.
+ */
+async function podmanFor(dir: string, ocibox: string) {
+  const conf = `${dir}/containers.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `[containers]\nnetns = "none"\ndefault_ulimits = []\n\n[engine]\ncgroup_manager = "cgroupfs"\n` +
+      `events_logger = "file"\nruntime_supports_json = ["crun", "runc", "ocibox"]\n\n` +
+      `[engine.runtimes]\nocibox = ["${ocibox}"]\n`,
+  );
+  const base = ["--root", `${dir}/storage`, "--runroot", `${dir}/run`, "--tmpdir", `${dir}/tmp`];
+  const out = (args: string[]) =>
+    runCommand(["podman", ...base, ...args], undefined, { CONTAINERS_CONF: conf });
+  const time = async (args: string[]) => {
+    const t = performance.now();
+    await out(args);
+    return performance.now() - t;
+  };
+  return { out, time };
+}
+
+/**
+ * The whole suite: builds the bundle in a scratch directory, times the tools, prints the tables
+ * and writes REPO/.bench/runtime.md. Returns the exit status (1 when a command failed; a missed
+ * goal is reported, not an error).
  */
 export async function runtimeSuite(opts: RuntimeSuiteOptions): Promise<number> {
   const log = opts.log ?? ((line: string) => console.error(line));
@@ -362,6 +463,8 @@ export async function runtimeSuite(opts: RuntimeSuiteOptions): Promise<number> {
     const which = await new Deno.Command("which", { args: [tool], stdout: "null" }).output();
     if (!which.success) throw new Error(`${tool} is not on PATH`);
   }
+  const has = async (tool: string) =>
+    (await new Deno.Command("which", { args: [tool], stdout: "null" }).output()).success;
   const base = opts.work?.replace(/\/$/, "") ??
     ((await isMountpoint("/mnt/bench")) ? "/mnt/bench" : `${opts.repo}/.bench`);
   const dir = `${base}/runtime-${Deno.pid}`;
@@ -372,63 +475,43 @@ export async function runtimeSuite(opts: RuntimeSuiteOptions): Promise<number> {
   if (fsType !== "tmpfs") notes.push(`Note: work directory on ${fsType}, not tmpfs.`);
   const loadBefore = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
   let result: RuntimeResult;
+  let extras: Extras;
   try {
     const bundle = `${dir}/bundle`;
     await buildBusyboxBundle(bundle, opts.src);
-    log(`bundling ${opts.src}/main.ts into ${dir}/ocibox.js ...`);
-    await output([
-      Deno.execPath(),
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "-o",
-      `${dir}/ocibox.js`,
-      `${opts.src}/main.ts`,
-    ]);
     await Deno.writeTextFile(`${dir}/empty.js`, "0;\n");
     await output([Deno.execPath(), "cache", `${opts.src}/main.ts`], opts.src);
     const deno = Deno.execPath();
-    const ociboxState = `${dir}/ocibox-state`, runcState = `${dir}/runc-state`;
-    const tools: RuntimeTool[] = [
-      {
-        name: "runc",
-        ocibox: false,
-        command: (id) => ["runc", "--root", runcState, "run", id],
-      },
+    const ocibox = `${dir}/ocibox`;
+    await Deno.writeTextFile(
+      ocibox,
+      `#!/bin/sh\nexec ${deno} run -A --no-lock ${opts.src}/main.ts "$@"\n`,
+    );
+    await Deno.chmod(ocibox, 0o755);
+    const crunAvailable = await has("crun");
+    const crun = `${dir}/crun`;
+    await Deno.writeTextFile(
+      crun,
+      `#!/bin/sh\nexec unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; ` +
+        `exec crun "$@"' sh "$@"\n`,
+    );
+    await Deno.chmod(crun, 0o755);
+    if (!crunAvailable) notes.push("Note: crun is not installed: its rows are left out.");
+    const runtimes: RuntimeCli[] = [
+      { name: "runc", argv: ["runc"], state: `${dir}/runc-state` },
+      ...(crunAvailable ? [{ name: "crun", argv: [crun], state: `${dir}/crun-state` }] : []),
       {
         name: "ocibox",
-        ocibox: true,
-        command: (
-          id,
-        ) => [
-          deno,
-          "run",
-          "-A",
-          "--no-lock",
-          `${opts.src}/main.ts`,
-          "--root",
-          ociboxState,
-          "run",
-          id,
-        ],
+        argv: [deno, "run", "-A", "--no-lock", `${opts.src}/main.ts`],
+        state: `${dir}/ocibox-state`,
       },
-      {
-        name: "ocibox [bundle]",
-        ocibox: true,
-        command: (id) => [
-          deno,
-          "run",
-          "-A",
-          "--no-config",
-          `${dir}/ocibox.js`,
-          "--root",
-          ociboxState,
-          "run",
-          id,
-        ],
-        env: { OCIBOX_MAIN: `file://${dir}/ocibox.js` },
-      },
+    ];
+    const tools: RuntimeTool[] = [
+      ...runtimes.map((rt): RuntimeTool => ({
+        name: rt.name,
+        ocibox: rt.name === "ocibox",
+        command: (id) => [...rt.argv, "--root", rt.state, "run", id],
+      })),
       {
         name: "deno",
         ocibox: false,
@@ -449,12 +532,85 @@ export async function runtimeSuite(opts: RuntimeSuiteOptions): Promise<number> {
       statsFile: `${dir}/time-stats`,
       log,
     });
-    const left = await output(["runc", "--root", runcState, "list", "-q"]).catch(() => "");
-    if (left) notes.push(`Note: runc containers left behind: ${left.split("\n").join(", ")}.`);
+
+    log("timing create, start, wait, delete ...");
+    const cycles: Record<string, CycleResult> = {};
+    for (const rt of runtimes) cycles[rt.name] = emptyCycle();
+    let n = 0;
+    for (let i = 0; i < opts.warmup + opts.runs; i++) {
+      for (let k = 0; k < runtimes.length; k++) {
+        const rt = runtimes[(k + i) % runtimes.length];
+        const into = i >= opts.warmup ? cycles[rt.name] : emptyCycle();
+        await lifecycleCycle(rt, bundle, `cycle-${++n}`, into);
+      }
+    }
+    log("timing state, list, kill ...");
+    const verbs: Extras["verbs"] = {};
+    for (const rt of runtimes) verbs[rt.name] = await verbTimes(rt, bundle, opts.runs);
+    const modules: Record<string, number> = {};
+    for (const v of ["state", "kill", "start", "delete", "list", "create", "exec"]) {
+      modules[v] = await moduleCount(`${opts.src}/lib/cli/container/${v}.ts`);
+    }
+    const waitingCount = 50;
+    log(`creating ${waitingCount} containers per runtime ...`);
+    const waiting: Extras["waiting"] = {};
+    for (const rt of runtimes) {
+      waiting[rt.name] = await waitingInitsMemory(rt, bundle, waitingCount);
+    }
+
+    extras = { cycles, verbs, modules, waiting, waitingCount };
+    if (await has("podman")) {
+      log("timing podman run --rm ...");
+      // podman names the image after the layout's path, where ".bench" is no valid name.
+      const podmanDir = `${dir}/podman`;
+      await Deno.mkdir(podmanDir, { recursive: true });
+      const layoutDir = await Deno.makeTempDir({ prefix: "ocibox-bench-img-" });
+      const podman = await podmanFor(podmanDir, ocibox);
+      await output([
+        deno,
+        "run",
+        "-A",
+        "--no-lock",
+        `${opts.src}/main.ts`,
+        "append",
+        "-q",
+        "--layer",
+        `${bundle}/rootfs`,
+        "--cmd",
+        "true",
+        "--env",
+        "PATH=/bin",
+        `oci:${layoutDir}/img:bb`,
+      ]);
+      const image = (await podman.out(["pull", "-q", `oci:${layoutDir}/img:bb`])).trim();
+      await Deno.remove(layoutDir, { recursive: true });
+      try {
+        extras.podman = await podmanRuns(
+          podman.time,
+          image,
+          ["runc", "ocibox"],
+          Math.min(opts.runs, 10),
+          1,
+        );
+      } finally {
+        await podman.out(["rm", "-af"]).catch(() => "");
+        await podman.out(["rmi", "-af"]).catch(() => "");
+      }
+    } else extras.podmanNote = "podman is not installed: its row is left out.";
+    for (const rt of runtimes) {
+      const left = await runCommand([...rt.argv, "--root", rt.state, "list", "-q"]).catch(() => "");
+      if (left.trim()) notes.push(`Note: ${rt.name} containers left behind: ${left.trim()}.`);
+    }
   } catch (e) {
     log(`runtime suite failed: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   } finally {
+    await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`,
+      ],
+    }).output().catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
@@ -476,8 +632,13 @@ export async function runtimeSuite(opts: RuntimeSuiteOptions): Promise<number> {
   };
   console.log("");
   console.log(renderRuntimeText(result, ctx));
+  console.log("");
+  console.log(extrasText(extras, false));
   await Deno.mkdir(`${opts.repo}/.bench`, { recursive: true });
-  await Deno.writeTextFile(`${opts.repo}/.bench/runtime.md`, renderRuntimeMarkdown(result, ctx));
+  await Deno.writeTextFile(
+    `${opts.repo}/.bench/runtime.md`,
+    renderRuntimeMarkdown(result, ctx) + "\n" + extrasText(extras, true),
+  );
   console.log(`\nwrote ${opts.repo}/.bench/runtime.md`);
   if (!runtimePasses(result)) {
     console.error(

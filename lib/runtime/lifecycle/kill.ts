@@ -14,13 +14,18 @@ export async function killContainer(
   all = false,
 ): Promise<void> {
   const record = readRecord(root, id);
-  const { loadCgroupManager } = await import("../cgroups/manager.ts");
-  const cgroup = record.cgroupPath ? tryLoad(() => loadCgroupManager(record.cgroupPath!)) : null;
-  const state = stateOf(root, record, () => cgroup?.state() === "frozen");
-  if (state.status === "stopped" && !(all && cgroup && cgroup.pids().length)) {
+  // Only --all needs the cgroup (podman and containerd call kill for every stop: keep it light).
+  let cgroup = null;
+  if (all && record.cgroupPath) {
+    const { loadCgroupManager } = await import("../cgroups/manager.ts");
+    cgroup = tryLoad(() => loadCgroupManager(record.cgroupPath!));
+  }
+  // Running or paused makes no difference to a signal: no need to ask the freezer.
+  const state = stateOf(root, record);
+  if (state.status === "stopped" && !(cgroup && cgroup.pids().length)) {
     throw new ContainerStateError(id, state.status, "signal");
   }
-  if (all && cgroup) {
+  if (cgroup) {
     cgroup.killAll(signal);
     return;
   }

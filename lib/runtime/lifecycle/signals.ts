@@ -54,7 +54,8 @@ export const SIGNALS: Readonly<Record<string, number>> = {
 export function parseSignal(text: string): number {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
-    if (n >= 1 && n <= 64) return n;
+    // 0 only checks that the process is there (kill(2)), as runc allows.
+    if (n >= 0 && n <= 64) return n;
   } else {
     const name = text.toUpperCase().replace(/^SIG/, "");
     if (name in SIGNALS) return SIGNALS[name];
@@ -64,5 +65,5 @@ export function parseSignal(text: string): number {
       if (n >= 34 && n <= 64) return n;
     }
   }
-  throw new UsageError(`unknown signal ${JSON.stringify(text)}: use a name (TERM) or 1-64`);
+  throw new UsageError(`unknown signal ${JSON.stringify(text)}: use a name (TERM) or 0-64`);
 }
