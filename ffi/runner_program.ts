@@ -142,7 +142,7 @@ export interface LayoutOptions {
 /** Size of the block's header and of one entry (see ffi/asm). */
 export const HEADER_SIZE = 32;
 export const ENTRY_SIZE = 96;
-const MODE = { strict: 0n, fork: 1n, ignore: 2n } as const;
+const MODE = { strict: 0, fork: 1, ignore: 2 } as const;
 const NEXT_STEP = 0xffffffff;
 
 /** A fork record's first word, and the first word of the records a program writes itself. */
@@ -212,42 +212,58 @@ export function layoutProgram(items: readonly Item[], options: LayoutOptions): L
       if (into.length < size) throw new RangeError("the block does not fit");
       into.fill(0, 0, size);
       const view = new DataView(into.buffer, into.byteOffset, size);
-      const u64 = (at: number, v: bigint) => view.setBigUint64(at, BigInt.asUintN(64, v), true);
-      const address = (b: Buf) => base + BigInt(bufs.get(b)!);
-      u64(0, BigInt(steps.length));
-      u64(8, BigInt(options.statusFd));
-      u64(16, base + BigInt(slotsAt));
-      u64(24, BigInt(options.indexBase ?? 0));
-      steps.forEach((step, i) => {
+      // Plain numbers where they fit (everything but addresses and huge values): BigInt
+      // arithmetic per field made laying out an init program take ~10 ms.
+      const u64 = (at: number, v: number | bigint) => {
+        if (typeof v === "number" && Number.isSafeInteger(v)) {
+          view.setUint32(at, v >>> 0, true);
+          view.setUint32(at + 4, v < 0 ? 0xffffffff : Math.floor(v / 0x100000000) >>> 0, true);
+        } else view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
+      };
+      // User-space addresses have 47 or 48 bits: exact as numbers.
+      const baseNumber = Number(base);
+      if (!Number.isSafeInteger(baseNumber)) throw new RangeError("base address out of range");
+      const address = (b: Buf) => baseNumber + bufs.get(b)!;
+      u64(0, steps.length);
+      u64(8, options.statusFd);
+      u64(16, baseNumber + slotsAt);
+      u64(24, options.indexBase ?? 0);
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i];
         const at = HEADER_SIZE + i * ENTRY_SIZE;
+        // Bits 0-1 mode, 8-13 slot arguments, 14 exact result, 15-23 saved slot: < 2^24.
         let control = MODE[step.mode ?? "strict"];
-        u64(at, BigInt(step.nr));
-        step.args.forEach((a, j) => {
-          let v: bigint;
-          if (a === null) v = 0n;
-          else if (typeof a === "number" || typeof a === "bigint") v = BigInt(a);
-          else if (a instanceof Buf) v = address(a);
-          else if (ArrayBuffer.isView(a)) v = address(asBuf(a));
+        u64(at, step.nr);
+        const args = step.args;
+        for (let j = 0; j < args.length; j++) {
+          const a = args[j];
+          const where = at + 8 + j * 8;
+          if (a === null) continue; // already zero
+          if (typeof a === "number" || typeof a === "bigint") u64(where, a);
+          else if (a instanceof Buf) u64(where, address(a));
+          else if (ArrayBuffer.isView(a)) u64(where, address(asBuf(a)));
           else {
-            v = BigInt(a.slot);
-            control |= 1n << BigInt(8 + j);
+            u64(where, a.slot);
+            control |= 1 << (8 + j);
           }
-          u64(at + 8 + j * 8, v);
-        });
-        if (step.expect !== undefined) {
-          control |= 1n << 14n;
-          u64(at + 80, BigInt(step.expect));
         }
-        if (step.save !== undefined) control |= (1n << 15n) | (BigInt(step.save) << 16n);
+        if (step.expect !== undefined) {
+          control |= 1 << 14;
+          u64(at + 80, step.expect);
+        }
+        if (step.save !== undefined) control |= (1 << 15) | (step.save << 16);
         u64(at + 56, control);
-        let mask = 0n;
-        for (const e of step.allow ?? []) mask |= 1n << BigInt(e);
-        u64(at + 64, mask);
+        if (step.allow?.length) {
+          let lo = 0, hi = 0;
+          for (const e of step.allow) e < 32 ? (lo |= 1 << e) : (hi |= 1 << (e - 32));
+          view.setUint32(at + 64, lo >>> 0, true);
+          view.setUint32(at + 68, hi >>> 0, true);
+        }
         const ok = step.onOk === undefined ? i + 1 : target(step.onOk, step);
         const err = step.onError === undefined ? i + 1 : target(step.onError, step);
         view.setUint32(at + 72, ok === NEXT_STEP ? i + 1 : ok, true);
         view.setUint32(at + 76, err === NEXT_STEP ? i + 1 : err, true);
-      });
+      }
       for (const [b, at] of bufs) {
         into.set(b.bytes, at);
         for (const r of b.relocs) u64(at + r.at, address(r.target));
