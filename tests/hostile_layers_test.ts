@@ -977,18 +977,18 @@ peerTest(
         stdout: "null",
         stderr: "piped",
       }).spawn();
-      const staging = async () =>
+      const staging = () =>
         [...Deno.readDirSync(c.tmp)].some((e) => e.name.startsWith(".tmp-ocibox-unpack-"));
-      for (let i = 0; i < 400 && !(await staging()); i++) {
+      for (let i = 0; i < 400 && !staging(); i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
-      assert.ok(await staging(), "the unpack never started");
+      assert.ok(staging(), "the unpack never started");
       const sent = Date.now();
       child.kill("SIGTERM");
       const out = await child.output();
       assert.ok(Date.now() - sent < 3000, `SIGTERM took ${Date.now() - sent} ms`);
       assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
-      assert.ok(!(await staging()), "a staging directory was left");
+      assert.ok(!staging(), "a staging directory was left");
       await assertAbsent(c.bundle);
     } finally {
       await Deno.remove(c.tmp, { recursive: true });
