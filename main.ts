@@ -6,6 +6,7 @@
 import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
 import { AbortedError, UsageError } from "./lib/errors.ts";
 import { logLine, setRuntimeGlobal } from "./lib/cli/runtime_globals.ts";
+import { escapeUnsafe } from "./lib/report/safe_text.ts";
 
 const VERSION = "0.1.0";
 
@@ -89,9 +90,11 @@ export async function main(argv: string[]): Promise<number> {
 
 function fail(e: unknown, debug: boolean): number {
   if (debug && e instanceof Error && e.stack) console.error(e.stack);
-  const msg = e instanceof Error ? e.message : String(e);
-  console.error(`error: ${msg.split("\n")[0]}`);
-  logLine("error", msg.split("\n")[0]);
+  // One line whatever the message holds: names from images and registries reach it, and a
+  // newline, escape sequence or bidi override in one must not forge or hide output.
+  const msg = escapeUnsafe(e instanceof Error ? e.message : String(e));
+  console.error(`error: ${msg}`);
+  logLine("error", msg);
   // 130 like a shell for Ctrl-C (the work stopped through its AbortSignal).
   return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }

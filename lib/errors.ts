@@ -170,3 +170,26 @@ export class NetworkError extends OciboxError {
     this.temporary = options?.temporary ?? false;
   }
 }
+
+/**
+ * Input goes past a limit ocibox sets to bound time and memory (index nesting, manifests in one
+ * copy, members of an archive, pages of a registry listing) or loops where it should end (a
+ * next-page link back to a page already read): valid perhaps, but more than any real image or
+ * registry needs. `limit` is the number passed, if the bound is one.
+ */
+export class LimitExceededError extends OciboxError {
+  constructor(readonly what: string, readonly limit: number | undefined, reason: string) {
+    super("LIMIT_EXCEEDED", `${what}: ${reason}`);
+  }
+}
+
+/**
+ * Something an image is read from is not a regular file where one is expected (a FIFO, socket,
+ * device or directory as a layout's `index.json`, a blob, an archive): refused before reading,
+ * as a read could block for ever or never end.
+ */
+export class NotAFileError extends OciboxError {
+  constructor(readonly path: string, reason: string) {
+    super("NOT_A_FILE", `${path}: ${reason}`);
+  }
+}

@@ -6,13 +6,16 @@
  * Authentication, retries and transports are the session's business.
  * @module
  */
-import { parseDigest } from "../digest/digest.ts";
+import { isDigest, parseDigest } from "../digest/digest.ts";
 import { createDigester, digestOf } from "../digest/digester.ts";
 import { releaseChunk } from "../io/slab_pool.ts";
 import {
   DigestMismatchError,
   InvalidImageError,
+  LimitExceededError,
+  NetworkError,
   OciboxError,
+  RegistryError,
   SizeMismatchError,
   throwIfAborted,
 } from "../errors.ts";
@@ -29,6 +32,7 @@ import {
 import { concatBytes } from "../io/bytes.ts";
 import { readAllBytes } from "../io/file_stream.ts";
 import type { HttpResponse } from "./http/types.ts";
+import { hasUnsafeText, quote, safeText } from "../report/safe_text.ts";
 import type { RegistrySession } from "./session.ts";
 
 /** Every manifest type ocibox reads, best first (schema 1 only to refuse it clearly). */
@@ -92,8 +96,8 @@ export class RepositoryClient {
     });
     await this.session.expect(res, [200], "GET", path);
     const bytes = await readAllBytes(res.body!, MANIFEST_LIMIT, `manifest ${reference}`);
-    const mediaType = (res.headers.get("content-type") ?? "").split(";")[0].trim();
-    const expected = reference.includes(":") ? reference : res.headers.get("docker-content-digest");
+    const mediaType = mediaTypeOf(res);
+    const expected = reference.includes(":") ? reference : this.#announcedDigest(res, "GET", path);
     const algorithm = expected ? parseDigest(expected).algorithm : "sha256";
     const digest = digestOf(bytes, algorithm);
     if (expected && digest !== expected) {
@@ -116,7 +120,7 @@ export class RepositoryClient {
     await res.body?.cancel();
     if (res.status === 404) return undefined;
     await this.session.expect(res, [200], "HEAD", path);
-    const digest = res.headers.get("docker-content-digest");
+    const digest = this.#announcedDigest(res, "HEAD", path);
     if (!digest) {
       // Not all registries announce it on HEAD: fetch the bytes to know.
       const m = await this.getManifest(reference, signal);
@@ -124,7 +128,7 @@ export class RepositoryClient {
     }
     return {
       digest,
-      mediaType: (res.headers.get("content-type") ?? "").split(";")[0].trim(),
+      mediaType: mediaTypeOf(res),
       size: Number(res.headers.get("content-length") ?? 0),
     };
   }
@@ -146,7 +150,7 @@ export class RepositoryClient {
     await this.session.expect(res, [201, 200, 202], "PUT", path);
     await res.body?.cancel();
     const ours = digestOf(bytes);
-    const theirs = res.headers.get("docker-content-digest");
+    const theirs = this.#announcedDigest(res, "PUT", path);
     if (theirs && theirs !== ours && parseDigest(theirs).algorithm === "sha256") {
       throw new DigestMismatchError(`${this.#where()}: manifest stored as`, ours, theirs);
     }
@@ -202,7 +206,8 @@ export class RepositoryClient {
     if (res.status === 201) return true;
     if (res.status === 202) {
       // An upload session was opened instead; close it so it does not linger.
-      const location = res.headers.get("location");
+      const header = res.headers.get("location");
+      const location = header === null ? undefined : resolveUrl(header, this.session.base);
       if (location) {
         const del = await this.session.request("DELETE", location, {
           scope: this.scope(true),
@@ -375,21 +380,17 @@ export class RepositoryClient {
     }
   }
 
-  /** Tags, all of them, following `Link` pagination (`n` per page). */
-  async *listTags(options: { n?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
-    let url: string | URL = this.#path("tags/list") + (options.n ? `?n=${options.n}` : "");
-    for (;;) {
-      const res = await this.session.request("GET", url, {
-        scope: this.scope(),
-        signal: options.signal,
-      });
-      await this.session.expect(res, [200], "GET", this.#path("tags/list"));
-      const body = JSON.parse(new TextDecoder().decode(await readAllBytes(res.body!, 16 << 20)));
-      for (const t of (body?.tags ?? []) as string[]) yield t;
-      const next = nextLink(res.headers.get("link"));
-      if (!next) return;
-      url = new URL(next, this.session.base);
-    }
+  /**
+   * Tags, all of them, following `Link` pagination (`n` per page) within
+   * {@linkcode LIST_LIMITS}.
+   *
+   * @throws {LimitExceededError} when the pages loop or go past the limits.
+   * @throws {RegistryError} for an answer that is not a tag list.
+   */
+  listTags(
+    options: { n?: number; signal?: AbortSignal; limits?: Partial<ListLimits> } = {},
+  ): AsyncGenerator<string> {
+    return listing(this.session, this.#path("tags/list"), "tags", this.scope(), options);
   }
 
   /**
@@ -410,7 +411,7 @@ export class RepositoryClient {
       const { algorithm, encoded } = parseDigest(digest);
       try {
         const m = await this.getManifest(`${algorithm}-${encoded}`, signal);
-        manifests = parseImageIndex(JSON.parse(new TextDecoder().decode(m.bytes))).manifests;
+        manifests = this.#referrersIndex(m.bytes, `${algorithm}-${encoded}`);
       } catch (e) {
         if (e instanceof OciboxError && "status" in e && e.status === 404) return [];
         throw e;
@@ -418,9 +419,17 @@ export class RepositoryClient {
     } else {
       await this.session.expect(res, [200], "GET", path);
       const bytes = await readAllBytes(res.body!, MANIFEST_LIMIT);
-      manifests = parseImageIndex(JSON.parse(new TextDecoder().decode(bytes))).manifests;
+      manifests = this.#referrersIndex(bytes, path);
     }
     return artifactType ? manifests.filter((d) => d.artifactType === artifactType) : manifests;
+  }
+
+  #referrersIndex(bytes: Uint8Array, from: string): Descriptor[] {
+    const doc = parseJson(bytes);
+    if (doc === undefined) {
+      throw new InvalidImageError(`${this.#where()}: referrers (${from})`, "not JSON");
+    }
+    return parseImageIndex(doc).manifests;
   }
 
   #location(res: HttpResponse, fallback: string): string {
@@ -431,7 +440,33 @@ export class RepositoryClient {
         `the registry gave no upload location (${fallback})`,
       );
     }
-    return new URL(loc, this.session.base).href;
+    const url = resolveUrl(loc, this.session.base);
+    if (!url) {
+      throw new InvalidImageError(
+        this.#where(),
+        `the registry gave an upload location that is not an http(s) URL: ${quote(loc)}`,
+      );
+    }
+    return url.href;
+  }
+
+  /**
+   * The response's Docker-Content-Digest, if any.
+   *
+   * @throws {RegistryError} when it is not a digest (it is shown quoted: it could be anything).
+   */
+  #announcedDigest(res: HttpResponse, method: string, path: string): string | undefined {
+    const value = res.headers.get("docker-content-digest");
+    if (!value) return undefined;
+    if (isDigest(value)) return value;
+    throw new RegistryError(
+      this.session.host,
+      res.status,
+      undefined,
+      `registry ${this.session.host}: ${method} ${path}: Docker-Content-Digest ${
+        quote(value)
+      } is not a digest`,
+    );
   }
 
   #where(): string {
@@ -439,24 +474,179 @@ export class RepositoryClient {
   }
 }
 
-/** Repositories of the registry (`_catalog`), following pagination. */
-export async function* catalog(
+/**
+ * Repositories of the registry (`_catalog`), following pagination within
+ * {@linkcode LIST_LIMITS}.
+ *
+ * @throws {LimitExceededError} when the pages loop or go past the limits.
+ * @throws {RegistryError} for an answer that is not a repository list.
+ */
+export function catalog(
   session: RegistrySession,
-  options: { n?: number; signal?: AbortSignal } = {},
+  options: { n?: number; signal?: AbortSignal; limits?: Partial<ListLimits> } = {},
 ): AsyncGenerator<string> {
-  let url: string | URL = `/v2/_catalog${options.n ? `?n=${options.n}` : ""}`;
-  for (;;) {
-    const res = await session.request("GET", url, {
-      scope: "registry:catalog:*",
-      signal: options.signal,
-    });
-    await session.expect(res, [200], "GET", "/v2/_catalog");
-    const body = JSON.parse(new TextDecoder().decode(await readAllBytes(res.body!, 16 << 20)));
-    for (const r of (body?.repositories ?? []) as string[]) yield r;
-    const next = nextLink(res.headers.get("link"));
-    if (!next) return;
-    url = new URL(next, session.base);
+  return listing(session, "/v2/_catalog", "repositories", "registry:catalog:*", options);
+}
+
+/** How far {@linkcode listing} follows a registry's pages. */
+export interface ListLimits {
+  /** Pages read at most. */
+  pages: number;
+  /** Entries (tags, repositories) yielded at most. */
+  entries: number;
+}
+
+/**
+ * The bounds of one listing. Real listings stay far below them: 100k tags come in one page
+ * from docker-registry (which sends all unless asked for `n`) and in 2,000 pages at Quay's 50
+ * a page; a million entries of at most 255 characters stay within a few hundred MB. A registry
+ * whose `Link` leads on for ever (one that drove a tag listing to 1 GB in 25 s) is stopped at
+ * the first page seen twice, or at these caps when every URL is new.
+ */
+export const LIST_LIMITS: Readonly<ListLimits> = { pages: 10_000, entries: 1_000_000 };
+
+/** A page of a listing (the spec's answers are small; 100k tags are ~3 MB). */
+const LIST_PAGE_BYTES = 16 << 20;
+/**
+ * Longest next-page link followed: servers refuse longer request lines (nginx and Apache stop
+ * at 8 KiB), and it bounds what remembering the pages read costs.
+ */
+const MAX_LINK_LENGTH = 8192;
+/**
+ * Longest entry accepted: a repository name may have 255 characters (a tag 128). It bounds
+ * the memory a listing can take to entries x this.
+ */
+const MAX_ENTRY_LENGTH = 255;
+
+/**
+ * The entries of a paginated listing (`field` of each page's JSON), following `Link: <url>;
+ * rel="next"`. Stops with a {@linkcode LimitExceededError} at a page already read (the link
+ * loops) or past `limits`; entries must be strings safe to print.
+ */
+async function* listing(
+  session: RegistrySession,
+  path: string,
+  field: "tags" | "repositories",
+  scope: string,
+  options: { n?: number; signal?: AbortSignal; limits?: Partial<ListLimits> },
+): AsyncGenerator<string> {
+  const limits = { ...LIST_LIMITS, ...options.limits };
+  const where = `registry ${session.host}: GET ${path}`;
+  const seen = new Set<string>();
+  let url: string | URL = path + (options.n ? `?n=${options.n}` : "");
+  let entries = 0;
+  for (let page = 1;; page++) {
+    const res = await session.request("GET", url, { scope, signal: options.signal });
+    await session.expect(res, [200], "GET", path);
+    seen.add(res.url.href);
+    const bytes = await readAllBytes(res.body!, LIST_PAGE_BYTES, `${where}: page ${page}`);
+    const list = listOf(parseJson(bytes), field);
+    if (list === undefined) {
+      throw new RegistryError(
+        session.host,
+        res.status,
+        undefined,
+        `${where}: the answer is not a JSON object with a ${field} list`,
+      );
+    }
+    for (const entry of list) {
+      if (typeof entry !== "string" || entry.length > MAX_ENTRY_LENGTH || hasUnsafeText(entry)) {
+        const shown = typeof entry === "string"
+          ? quote(entry.length > 64 ? `${entry.slice(0, 64)}...` : entry)
+          : `of type ${entry === null ? "null" : typeof entry}`;
+        throw new RegistryError(
+          session.host,
+          res.status,
+          undefined,
+          `${where}: entry ${shown} is not a name (${field} are strings of at most ` +
+            `${MAX_ENTRY_LENGTH} printable characters)`,
+        );
+      }
+      if (++entries > limits.entries) {
+        throw new LimitExceededError(
+          where,
+          limits.entries,
+          `more than ${limits.entries} ${field}; stopped (ocibox reads at most ` +
+            `${limits.entries} ${field} in ${limits.pages} pages)`,
+        );
+      }
+      yield entry;
+    }
+    const link = nextLink(res.headers.get("link"));
+    if (link === undefined) return;
+    if (link.length > MAX_LINK_LENGTH) {
+      throw new LimitExceededError(
+        where,
+        MAX_LINK_LENGTH,
+        `the next-page link of page ${page} is longer than ${MAX_LINK_LENGTH} characters`,
+      );
+    }
+    const next = resolveUrl(link, res.url);
+    if (next === undefined) {
+      throw new RegistryError(
+        session.host,
+        res.status,
+        undefined,
+        `${where}: the next-page link of page ${page} is not an http(s) URL: ${quote(link)}`,
+      );
+    }
+    if (seen.has(next.href)) {
+      throw new LimitExceededError(
+        where,
+        undefined,
+        `the next-page link of page ${page} leads back to a page already read ` +
+          `(${safeText(next.href)}); stopped`,
+      );
+    }
+    if (page >= limits.pages) {
+      throw new LimitExceededError(
+        where,
+        limits.pages,
+        `more than ${limits.pages} pages; stopped (ocibox reads at most ` +
+          `${limits.pages} pages and ${limits.entries} ${field})`,
+      );
+    }
+    url = next;
   }
+}
+
+/** JSON text as a value, or undefined (the parser's message would quote the raw text). */
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `doc[field]` when `doc` is an object and it is an array (a missing or null list is empty). */
+function listOf(doc: unknown, field: string): unknown[] | undefined {
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return undefined;
+  const list = (doc as Record<string, unknown>)[field];
+  if (list === undefined || list === null) return [];
+  return Array.isArray(list) ? list : undefined;
+}
+
+/**
+ * `ref` (a Link target, a Location) resolved against `base`; undefined unless it parses as an
+ * http(s) URL. The URL parser's own error would repeat the raw text.
+ */
+function resolveUrl(ref: string, base: URL | string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(ref, base);
+  } catch {
+    return undefined;
+  }
+  return url.protocol === "https:" || url.protocol === "http:" ? url : undefined;
+}
+
+/**
+ * The media type a response's Content-Type names. One that would be unsafe to print is kept
+ * quoted: it names no media type ocibox knows, and whoever reports it shows it harmlessly.
+ */
+function mediaTypeOf(res: HttpResponse): string {
+  return safeText((res.headers.get("content-type") ?? "").split(";")[0].trim());
 }
 
 /** The target of `Link: <url>; rel="next"`, if any. */
@@ -499,6 +689,16 @@ async function* rechunk(
   if (fill > 0) yield buf.subarray(0, fill);
 }
 
+/** `e` from the last of `resumes` reconnections, saying that it was the last. */
+function gaveUp(e: unknown, resumes: number): unknown {
+  if (!(e instanceof NetworkError) || resumes === 0) return e;
+  const reason = e.message.startsWith(`${e.url}: `) ? e.message.slice(e.url.length + 2) : e.message;
+  return new NetworkError(e.kind, e.url, `${reason} (gave up after ${resumes} resumes)`, {
+    cause: e,
+    temporary: e.temporary,
+  });
+}
+
 /**
  * A response body that reconnects: when the connection drops before `size` bytes arrived, it
  * asks for the rest with `open(offset)` (a Range request) and carries on; a server that ignores
@@ -521,7 +721,8 @@ function resumableBody(
         try {
           r = await reader.read();
         } catch (e) {
-          if (signal?.aborted || resumes >= MAX_RESUMES || received >= size) throw e;
+          if (signal?.aborted || received >= size) throw e;
+          if (resumes >= MAX_RESUMES) throw gaveUp(e, resumes);
           resumes++;
           const res = await open(received);
           skip = res.status === 200 ? received : 0;

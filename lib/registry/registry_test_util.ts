@@ -271,3 +271,59 @@ export function pieceServer(
     return new Response(body, { headers: { "x-a": "1" } });
   });
 }
+
+/** One request as {@linkcode rawRegistry} sees it. */
+export interface RawRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  headers: Headers;
+  conn: Deno.Conn;
+}
+
+/**
+ * A registry written on raw TCP, for answers Deno.serve will not give (control characters in
+ * header values, a body that stops halfway): `GET /v2/` gets 200 and every other request goes
+ * to `answer`, which writes what it likes and resolves to false to close the connection.
+ */
+export function rawRegistry(
+  answer: (req: RawRequest) => Promise<boolean>,
+): { host: string; port: number; close(): void } {
+  const tcp = listenTcp(async (conn) => {
+    for (;;) {
+      const head = await readRequestHead(conn);
+      if (!head) return;
+      const [line, ...fields] = head.slice(0, head.indexOf("\r\n\r\n")).split("\r\n");
+      const [method, path] = line.split(" ");
+      const headers = new Headers();
+      for (const f of fields) {
+        const colon = f.indexOf(":");
+        if (colon > 0) headers.append(f.slice(0, colon).trim(), f.slice(colon + 1).trim());
+      }
+      if (path === "/v2/") {
+        await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        continue;
+      }
+      if (!await answer({ method, path, headers, conn })) return;
+    }
+  });
+  return { host: `127.0.0.1:${tcp.port}`, port: tcp.port, close: tcp.close };
+}
+
+/**
+ * Sends nothing more until the client closes the connection, or `ms` passed (so that a client
+ * that would wait for ever fails its test instead of hanging it).
+ */
+export async function stall(conn: Deno.Conn, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const buf = new Uint8Array(1024);
+  await Promise.race([
+    (async () => {
+      try {
+        while (await conn.read(buf) !== null) { /* the client sends nothing we need */ }
+      } catch { /* closed */ }
+    })(),
+    new Promise((r) => timer = setTimeout(r, ms)),
+  ]);
+  clearTimeout(timer);
+}

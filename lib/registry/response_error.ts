@@ -1,7 +1,8 @@
 /**
  * Turns a registry's error response into a one-line {@linkcode RegistryError}, reading the
  * Distribution Spec's error JSON (`{"errors":[{"code","message","detail"}]}`) when the body has
- * it and the first line of the body otherwise.
+ * it and the first line of the body otherwise. What the registry wrote is quoted with escapes
+ * when it holds control or bidi characters (see safe_text.ts).
  *
  * @example
  * ```ts
@@ -16,6 +17,7 @@
  */
 import { RegistryError } from "../errors.ts";
 import type { HttpResponse } from "./http/types.ts";
+import { safeText } from "../report/safe_text.ts";
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
@@ -82,8 +84,10 @@ function specErrors(text: string): SpecError[] {
     .filter((e): e is { code: unknown; message?: unknown } => typeof e === "object" && e !== null)
     .filter((e) => typeof e.code === "string" && e.code !== "")
     .map((e) => ({
-      code: e.code as string,
-      ...(typeof e.message === "string" && e.message !== "" ? { message: e.message } : {}),
+      code: safeText(e.code as string),
+      ...(typeof e.message === "string" && e.message !== ""
+        ? { message: safeText(e.message) }
+        : {}),
     }));
 }
 
@@ -114,7 +118,7 @@ export async function registryErrorFrom(
   } else {
     const first = text.trim().split("\n")[0].trim();
     // An HTML error page says nothing its status does not.
-    const useful = first && !first.startsWith("<") ? `: ${first.slice(0, 200)}` : "";
+    const useful = first && !first.startsWith("<") ? `: ${safeText(first.slice(0, 200))}` : "";
     what = `${statusLine(response.status)}${useful}`;
   }
   const tail = hint ? ` (${hint})` : "";
@@ -122,6 +126,6 @@ export async function registryErrorFrom(
     host,
     response.status,
     errors[0]?.code,
-    `registry ${host}: ${method} ${where}: ${what}${tail}`,
+    `registry ${host}: ${method} ${safeText(where)}: ${what}${tail}`,
   );
 }

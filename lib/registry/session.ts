@@ -42,6 +42,7 @@ import type {
   TlsOptions,
 } from "./http/types.ts";
 import { registryErrorFrom } from "./response_error.ts";
+import { quote } from "../report/safe_text.ts";
 
 /** How to reach one registry. */
 export interface RegistrySessionOptions {
@@ -59,6 +60,11 @@ export interface RegistrySessionOptions {
   retry?: RetryOptions;
   /** Longest wait for a response's headers, in ms (default 60 s; see {@linkcode request}). */
   timeoutMs?: number;
+  /**
+   * Longest wait for the next bytes of a response body, in ms (default: `OCIBOX_BODY_TIMEOUT_MS`
+   * from `env`, else 60 s; see {@linkcode request}).
+   */
+  bodyTimeoutMs?: number;
   /** User-Agent header (default `ocibox/VERSION`). */
   userAgent?: string;
   /** Try http when https cannot connect (default: only for loopback hosts or verify=false). */
@@ -96,6 +102,14 @@ export interface PingResult {
 /** The version in the default User-Agent. */
 const VERSION = "0.1.0";
 const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * A body that sends nothing for this long is taken for a dropped connection; the same bound as
+ * the wait for headers. A slow registry or CDN still sends something every few seconds, while
+ * one that stalled mid-blob would otherwise be waited on for ever.
+ */
+const DEFAULT_BODY_TIMEOUT_MS = 60_000;
+/** Sets the body timeout in ms (tests make it short; a slow link may want it longer). */
+const BODY_TIMEOUT_ENV = "OCIBOX_BODY_TIMEOUT_MS";
 // A body in bytes extends the wait for headers as if sent at no less than this many bytes/ms.
 const SLOWEST_UPLOAD_BYTES_PER_MS = 64;
 const TOKEN_BODY_LIMIT = 1 << 20;
@@ -141,6 +155,73 @@ function touching(
   }, { highWaterMark: 0 });
 }
 
+/**
+ * `body`, failing with a timeout {@linkcode NetworkError} when a read waits more than `ms` for
+ * the next bytes: then the connection is closed and the failure is the one a dropped
+ * connection gives, so a blob download resumes with a Range request. Only reads the consumer
+ * asked for are timed: a consumer that is slow to ask is not the server's fault.
+ */
+function idleBounded(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  url: URL,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  // One Deadline for the whole body, moved on at each read: AbortSignal.timeout timers cannot
+  // be cancelled, so one per read would pile up on a large blob.
+  let deadline: Deadline | undefined;
+  let stalled: (() => void) | undefined;
+  const stop = () => {
+    deadline?.clear();
+    deadline = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!deadline || deadline.signal.aborted) {
+        deadline?.clear();
+        deadline = new Deadline(ms);
+        deadline.signal.addEventListener("abort", () => stalled?.(), { once: true });
+      } else deadline.extend(ms);
+      const timeout = new Promise<never>((_, reject) => {
+        stalled = () =>
+          reject(
+            new NetworkError("timeout", url.href, `no data for ${ms / 1000} s in the body`),
+          );
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), timeout]);
+        if (done) {
+          stop();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (e) {
+        stop();
+        // Closes the connection (and ends the read still waiting on it).
+        reader.cancel(e).catch(() => {});
+        controller.error(e);
+      } finally {
+        stalled = undefined;
+      }
+    },
+    cancel(reason) {
+      stop();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The body timeout `env` asks for, if it names a positive number of ms. */
+function bodyTimeoutFromEnv(env: (name: string) => string | undefined): number | undefined {
+  let text: string | undefined;
+  try {
+    text = env(BODY_TIMEOUT_ENV);
+  } catch {
+    return undefined; // no permission to read the environment
+  }
+  const ms = Number(text);
+  return text && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
 /** A session with one registry host. */
 export class RegistrySession {
   /** The host as given (`docker.io`, `localhost:5000`): for messages and credentials. */
@@ -151,6 +232,7 @@ export class RegistrySession {
   readonly #transport: HttpTransport;
   readonly #retry: Required<RetryOptions>;
   readonly #timeoutMs: number;
+  readonly #bodyTimeoutMs: number;
   readonly #userAgent: string;
   readonly #allowHttp: boolean;
   readonly #now: () => number;
@@ -175,6 +257,8 @@ export class RegistrySession {
     this.#transport = options.transport ?? defaultTransport({ ...tls, certDir }, options.env);
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#bodyTimeoutMs = options.bodyTimeoutMs ??
+      bodyTimeoutFromEnv(options.env ?? ((n) => Deno.env.get(n))) ?? DEFAULT_BODY_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `ocibox/${VERSION}`;
     this.#allowHttp = options.allowHttp ?? (tls.verify === false || isLoopbackHost(this.apiHost));
     this.#now = options.now ?? Date.now;
@@ -288,7 +372,9 @@ export class RegistrySession {
    * are returned, not followed (see {@linkcode followRedirects}).
    *
    * The wait for the response's headers is bounded by `timeoutMs`, plus the time a byte body
-   * takes at 64 KB/s; a stream body restarts the clock with every chunk it yields.
+   * takes at 64 KB/s; a stream body restarts the clock with every chunk it yields. Each read
+   * of the response body waits at most `bodyTimeoutMs` for bytes, then fails as a timed-out
+   * {@linkcode NetworkError}.
    *
    * @throws {RegistryError} `unauthorized: wrong username or password for HOST` when the
    * registry or its token server refuses the credentials; other token server failures.
@@ -351,8 +437,21 @@ export class RegistrySession {
           `registry ${this.host}: ${method} ${res.url.pathname}: more than ${MAX_REDIRECTS} redirects`,
         );
       }
-      const next = new URL(location, res.url);
       await res.body?.cancel().catch(() => {});
+      let next: URL;
+      try {
+        next = new URL(location, res.url);
+      } catch {
+        // The parser's own message would repeat the raw header.
+        throw new RegistryError(
+          this.host,
+          res.status,
+          undefined,
+          `registry ${this.host}: ${method} ${res.url.pathname}: redirect to an invalid URL ${
+            quote(location)
+          }`,
+        );
+      }
       if (next.protocol !== "https:" && next.protocol !== "http:") {
         throw new RegistryError(
           this.host,
@@ -549,7 +648,7 @@ export class RegistrySession {
         401,
         "UNAUTHORIZED",
         `registry ${this.host}: the Bearer challenge has no usable realm (${
-          JSON.stringify(realmText ?? "")
+          quote(realmText ?? "")
         })`,
       );
     }
@@ -678,7 +777,9 @@ export class RegistrySession {
       : request.body;
     const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
-      return await this.#transport.send({ ...request, body }, combined);
+      const res = await this.#transport.send({ ...request, body }, combined);
+      if (!res.body) return res;
+      return { ...res, body: idleBounded(res.body, this.#bodyTimeoutMs, request.url) };
     } catch (e) {
       if (deadline.signal.aborted && !signal?.aborted) {
         throw new NetworkError(

@@ -1,6 +1,14 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { NetworkError, RegistryError } from "../errors.ts";
-import { serve, testPki, type TestServer } from "./registry_test_util.ts";
+import {
+  rawRegistry,
+  serve,
+  stall,
+  testPki,
+  type TestServer,
+  writeAll,
+} from "./registry_test_util.ts";
+import { hasUnsafeText } from "../report/safe_text.ts";
 import { isLoopbackHost, RegistrySession } from "./session.ts";
 
 /** What the fake servers saw. */
@@ -616,4 +624,114 @@ Deno.test("isLoopbackHost", () => {
     false,
     false,
   ]);
+});
+
+Deno.test("RegistrySession: a body that stops arriving fails as a timeout, not a wait for ever", async () => {
+  // Before the fix the read waited until the server gave up (3 s here) and failed as a reset.
+  const srv = rawRegistry(async ({ conn }) => {
+    await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + "x".repeat(100));
+    await stall(conn, 3000);
+    return false;
+  });
+  const viaOption = new RegistrySession({
+    host: srv.host,
+    bodyTimeoutMs: 200,
+    env: () => undefined,
+  });
+  const viaEnv = new RegistrySession({
+    host: srv.host,
+    env: (name) => name === "OCIBOX_BODY_TIMEOUT_MS" ? "150" : undefined,
+  });
+  try {
+    for (const [s, shown] of [[viaOption, "0.2"], [viaEnv, "0.15"]] as const) {
+      const t0 = performance.now();
+      const res = await s.request("GET", "/v2/x/blobs/sha256:1");
+      strictEqual(res.status, 200);
+      await rejects(
+        body(res),
+        (e) =>
+          e instanceof NetworkError && e.kind === "timeout" &&
+          e.message ===
+            `http://${srv.host}/v2/x/blobs/sha256:1: no data for ${shown} s in the body`,
+      );
+      ok(performance.now() - t0 < 1500, `${performance.now() - t0} ms`);
+    }
+  } finally {
+    viaOption.close();
+    viaEnv.close();
+    srv.close();
+  }
+});
+
+Deno.test("RegistrySession: the body timeout counts silence, not slow bodies or slow readers", async () => {
+  const srv = rawRegistry(async ({ conn }) => {
+    await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n");
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 60));
+      await writeAll(conn, String(i));
+    }
+    return true;
+  });
+  const s = new RegistrySession({ host: srv.host, bodyTimeoutMs: 200, env: () => undefined });
+  try {
+    // 480 ms in all, never 200 ms without a byte.
+    strictEqual(await body(await s.request("GET", "/v2/x/blobs/trickle")), "01234567");
+    // A reader that pauses longer than the timeout between reads is not the server's fault.
+    const res = await s.request("GET", "/v2/x/blobs/paused");
+    const reader = res.body!.getReader();
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    strictEqual(text, "01234567");
+  } finally {
+    s.close();
+    srv.close();
+  }
+});
+
+Deno.test("RegistrySession: control characters in challenges and redirects are quoted", async () => {
+  // Raw answers: Deno.serve refuses such header values. "\x9b" goes out as UTF-8 (C2 9B) and is
+  // read back as latin1, a C1 control either way; JSON.stringify would have left it raw.
+  const srv = rawRegistry(async ({ path, conn }) => {
+    if (path.startsWith("/v2/auth/")) {
+      await writeAll(
+        conn,
+        'HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer realm="ftp://\x1b[2J\x9b1m/"\r\n' +
+          "Content-Length: 0\r\n\r\n",
+      );
+    } else {
+      await writeAll(
+        conn,
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://[\x1b[2J]/\r\nContent-Length: 0\r\n\r\n",
+      );
+    }
+    return true;
+  });
+  const s = new RegistrySession({ host: srv.host, env: () => undefined });
+  // Another session: the first one now wants a token (from that realm) for everything.
+  const s2 = new RegistrySession({ host: srv.host, env: () => undefined });
+  try {
+    await rejects(
+      s.request("GET", "/v2/auth/manifests/1", { scope: "repository:auth:pull" }),
+      (e) =>
+        e instanceof RegistryError && !hasUnsafeText(e.message) &&
+        e.message.endsWith('has no usable realm ("ftp://\\x1b[2J\u00c2\\x9b1m/")'),
+    );
+    await rejects(
+      s2.get("/v2/moved/blobs/sha256:1"),
+      (e) =>
+        e instanceof RegistryError && !hasUnsafeText(e.message) &&
+        e.message ===
+          `registry ${srv.host}: GET /v2/moved/blobs/sha256:1: redirect to an invalid URL ` +
+            '"http://[\\x1b[2J]/"',
+    );
+  } finally {
+    s.close();
+    s2.close();
+    srv.close();
+  }
 });

@@ -13,6 +13,7 @@
  */
 import { OciboxError } from "../../errors.ts";
 import type { Credentials } from "./credentials.ts";
+import { safeText } from "../../report/safe_text.ts";
 
 /** A credential helper failed (missing, crashed, or answered nonsense). */
 export class CredentialHelperError extends OciboxError {
@@ -86,7 +87,7 @@ export async function helperGet(
   const r = await runHelper(helper, "get", serverUrl, options);
   if (!r.ok) {
     if (NOT_FOUND.test(r.stdout) || NOT_FOUND.test(r.stderr)) return undefined;
-    const why = (r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed";
+    const why = safeText((r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed");
     throw new CredentialHelperError(helper, `get ${serverUrl}: ${why}`);
   }
   let parsed: { Username?: unknown; Secret?: unknown };
@@ -114,7 +115,7 @@ export async function helperStore(
   const input = JSON.stringify({ ServerURL: serverUrl, Username: username, Secret: secret });
   const r = await runHelper(helper, "store", input, options);
   if (!r.ok) {
-    const why = (r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed";
+    const why = safeText((r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed");
     throw new CredentialHelperError(helper, `store ${serverUrl}: ${why}`);
   }
 }
@@ -128,6 +129,6 @@ export async function helperErase(
   const r = await runHelper(helper, "erase", serverUrl, options);
   if (r.ok) return true;
   if (NOT_FOUND.test(r.stdout) || NOT_FOUND.test(r.stderr)) return false;
-  const why = (r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed";
+  const why = safeText((r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "failed");
   throw new CredentialHelperError(helper, `erase ${serverUrl}: ${why}`);
 }

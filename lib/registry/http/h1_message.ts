@@ -16,6 +16,8 @@
  * @module
  */
 
+import { quote } from "../../report/safe_text.ts";
+
 /** A response head that breaks the grammar (the connection cannot be trusted after it). */
 export class HttpFramingError extends Error {
   override name = "HttpFramingError";
@@ -93,7 +95,7 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead | null {
   const lines = latin1(bytes.subarray(0, end)).split("\r\n");
   const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]);
   if (!m) {
-    throw new HttpFramingError(`not an HTTP/1.x status line: ${JSON.stringify(lines[0])}`);
+    throw new HttpFramingError(`not an HTTP/1.x status line: ${quote(lines[0])}`);
   }
   const headers = new Headers();
   let last = "";
@@ -106,7 +108,7 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead | null {
       continue;
     }
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new HttpFramingError(`malformed header line ${JSON.stringify(line)}`);
+    if (colon <= 0) throw new HttpFramingError(`malformed header line ${quote(line)}`);
     last = line.slice(0, colon).trim();
     try {
       headers.append(last, line.slice(colon + 1).trim());
@@ -142,7 +144,7 @@ export function bodyFraming(method: string, head: ResponseHead): BodyFraming {
     const values = new Set(cl.split(",").map((v) => v.trim()));
     const [only] = values;
     if (values.size !== 1 || !/^\d{1,15}$/.test(only)) {
-      throw new HttpFramingError(`invalid Content-Length ${JSON.stringify(cl)}`);
+      throw new HttpFramingError(`invalid Content-Length ${quote(cl)}`);
     }
     return { kind: "length", length: Number(only) };
   }
@@ -218,7 +220,7 @@ export class ChunkedDecoder {
     switch (this.#state) {
       case "size": {
         const m = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(line);
-        if (!m) throw new HttpFramingError(`chunked body: bad chunk size ${JSON.stringify(line)}`);
+        if (!m) throw new HttpFramingError(`chunked body: bad chunk size ${quote(line)}`);
         this.#remaining = parseInt(m[1], 16);
         this.#state = this.#remaining === 0 ? "trailer" : "data";
         return;

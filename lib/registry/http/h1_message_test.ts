@@ -134,3 +134,21 @@ Deno.test("ChunkedDecoder: bad sizes, missing CRLF and endless lines are framing
     for (let i = 0; i < 100; i++) d.push(enc.encode("X-T: " + "a".repeat(1000) + "\r\n"));
   }, HttpFramingError);
 });
+
+Deno.test("parseResponseHead: what a server sent is quoted with escapes in the error", () => {
+  const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const cases: [string, string][] = [
+    ["\x1b[2J\x9b31mHTTP\r\n\r\n", 'not an HTTP/1.x status line: "\\x1b[2J\\x9b31mHTTP"'],
+    ["HTTP/1.1 200 OK\r\n\x1b]0;x\x07\r\n\r\n", 'malformed header line "\\x1b]0;x\\x07"'],
+  ];
+  for (const [head, message] of cases) {
+    throws(
+      () => parseResponseHead(latin1(head)),
+      (e) => e instanceof HttpFramingError && e.message === message,
+    );
+  }
+  throws(
+    () => new ChunkedDecoder().push(latin1("\x9bz\r\n")),
+    (e) => e instanceof HttpFramingError && e.message.endsWith('bad chunk size "\\x9bz"'),
+  );
+});

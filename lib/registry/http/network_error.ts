@@ -12,6 +12,7 @@
  * @module
  */
 import { AbortedError, NetworkError, type NetworkErrorKind, OciboxError } from "../../errors.ts";
+import { safeText } from "../../report/safe_text.ts";
 
 // Node's error codes for certificate and handshake problems (node:tls and OpenSSL names).
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_)/;
@@ -37,9 +38,10 @@ function rawText(e: unknown): string {
 }
 
 // Deno prefixes "error sending request for url (URL): client error (Connect): "; keep the end.
+// What the server sent can be in it (a status line, a certificate's names): made safe to print.
 function detailOf(raw: string): string {
   const m = /client error \([^)]*\): (.*)$/s.exec(raw);
-  return (m ? m[1] : raw).split("\n")[0].trim();
+  return safeText((m ? m[1] : raw).split("\n")[0].trim());
 }
 
 function classify(

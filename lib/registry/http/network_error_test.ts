@@ -1,5 +1,6 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { AbortedError, NetworkError } from "../../errors.ts";
+import { hasUnsafeText } from "../../report/safe_text.ts";
 import { toNetworkError } from "./network_error.ts";
 
 function fetchError(detail: string, phase = "Connect"): Error {
@@ -62,4 +63,15 @@ Deno.test("toNetworkError: aborts stay aborts, typed errors pass through", () =>
   ok(toNetworkError(new DOMException("x", "AbortError"), "u") instanceof AbortedError);
   const typed = new AbortedError("interrupted");
   strictEqual(toNetworkError(typed, "u"), typed);
+});
+
+Deno.test("toNetworkError: text from the peer in the detail is quoted with escapes", () => {
+  const e = toNetworkError(
+    fetchError('invalid peer certificate: NotValidForName("\x1b[2J\u202eevil")', "Connect"),
+    "https://r/v2/",
+  );
+  ok(e instanceof NetworkError);
+  strictEqual(e.kind, "tls");
+  ok(e.message.includes('"invalid peer certificate: NotValidForName(\\"\\x1b[2J\\u202eevil\\")"'));
+  ok(!hasUnsafeText(e.message), e.message);
 });
