@@ -18,6 +18,7 @@ import { expectDigest } from "./descriptor.ts";
 import {
   expectArray,
   expectObject,
+  GoFieldNames,
   type JsonObject,
   type JsonPath,
   optArray,
@@ -28,6 +29,7 @@ import {
   optString,
   optStringArray,
   optStringMap,
+  refuseCaseVariants,
   reqString,
   required,
   toPath,
@@ -137,7 +139,62 @@ function put<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
   if (value !== undefined) target[key] = value;
 }
 
+// The fields ocibox reads, as named by the Go structs (image-spec's v1.Image, v1.ImageConfig,
+// v1.RootFS, v1.History; Docker's V1Image, container.Config, HealthConfig) that fill them.
+const IMAGE_FIELDS = new GoFieldNames([
+  "created",
+  "author",
+  "architecture",
+  "os",
+  "os.version",
+  "os.features",
+  "variant",
+  "config",
+  "rootfs",
+  "history",
+  "docker_version",
+  "comment",
+  "container",
+  "container_config",
+  "parent",
+]);
+const CONTAINER_CONFIG_FIELDS = new GoFieldNames([
+  "User",
+  "ExposedPorts",
+  "Env",
+  "Entrypoint",
+  "Cmd",
+  "Volumes",
+  "WorkingDir",
+  "Labels",
+  "StopSignal",
+  "ArgsEscaped",
+  "Memory",
+  "MemorySwap",
+  "CpuShares",
+  "Healthcheck",
+  "OnBuild",
+  "Shell",
+]);
+const HEALTH_FIELDS = new GoFieldNames([
+  "Test",
+  "Interval",
+  "Timeout",
+  "StartPeriod",
+  "StartInterval",
+  "Retries",
+]);
+const ROOTFS_FIELDS = new GoFieldNames(["type", "diff_ids"]);
+const HISTORY_FIELDS = new GoFieldNames([
+  "created",
+  "author",
+  "created_by",
+  "comment",
+  "empty_layer",
+]);
+
 function parseHealthcheck(obj: JsonObject, path: JsonPath): HealthConfig {
+  refuseCaseVariants(obj, HEALTH_FIELDS, path);
   const h: HealthConfig = {};
   put(h, "Test", optStringArray(obj, "Test", path));
   for (const key of ["Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"] as const) {
@@ -147,6 +204,7 @@ function parseHealthcheck(obj: JsonObject, path: JsonPath): HealthConfig {
 }
 
 function parseContainerConfig(obj: JsonObject, path: JsonPath): ContainerConfig {
+  refuseCaseVariants(obj, CONTAINER_CONFIG_FIELDS, path);
   const c: ContainerConfig = {};
   put(c, "User", optString(obj, "User", path));
   put(c, "ExposedPorts", optObjectMap(obj, "ExposedPorts", path));
@@ -170,6 +228,7 @@ function parseContainerConfig(obj: JsonObject, path: JsonPath): ContainerConfig 
 
 function parseHistoryEntry(value: unknown, path: JsonPath): HistoryEntry {
   const obj = expectObject(value, path);
+  refuseCaseVariants(obj, HISTORY_FIELDS, path);
   const h: HistoryEntry = {};
   put(h, "created", optDateTime(obj, "created", path));
   put(h, "author", optString(obj, "author", path));
@@ -183,7 +242,9 @@ function parseHistoryEntry(value: unknown, path: JsonPath): HistoryEntry {
  * Validates a parsed JSON value as an image config and returns a typed copy of the known
  * fields: `architecture` and `os` required, `rootfs.type` must be `layers`, `rootfs.diff_ids`
  * digests, `history` entries and the `config` fields typed as config.md and the Docker spec
- * say. `null` optional fields count as absent (config.md); unknown fields are ignored.
+ * say. `null` optional fields count as absent (config.md); unknown fields are ignored, but a key
+ * that differs from a known field's name only in case is refused (see
+ * {@linkcode refuseCaseVariants}).
  *
  * @param where names the document in error messages, e.g. `config sha256:…`.
  * @throws {InvalidImageError} when the config breaks config.md.
@@ -198,6 +259,7 @@ function parseHistoryEntry(value: unknown, path: JsonPath): HistoryEntry {
 export function parseImageConfig(json: unknown, where: Where = "config"): ImageConfig {
   const path = toPath(where);
   const obj = expectObject(json, path);
+  refuseCaseVariants(obj, IMAGE_FIELDS, path);
   const created = optDateTime(obj, "created", path);
   const author = optString(obj, "author", path);
   const architecture = reqString(obj, "architecture", path);
@@ -205,6 +267,7 @@ export function parseImageConfig(json: unknown, where: Where = "config"): ImageC
 
   const rootfsPath = path.key("rootfs");
   const rootfsObj = expectObject(required(obj, "rootfs", path), rootfsPath);
+  refuseCaseVariants(rootfsObj, ROOTFS_FIELDS, rootfsPath);
   const type = reqString(rootfsObj, "type", rootfsPath);
   if (type !== "layers") {
     throw rootfsPath.key("type").error(`must be "layers", got ${JSON.stringify(type)}`);

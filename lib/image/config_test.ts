@@ -217,3 +217,25 @@ Deno.test("unknown fields are ignored", () => {
   const c = parseImageConfig({ ...JSON.parse(OCI_EXAMPLE), "com.example.extra": [1] }, "config");
   assert.equal("com.example.extra" in c, false);
 });
+
+Deno.test("config keys that Go would read as a known field are refused as ambiguous", () => {
+  const changes: [string, (c: Record<string, Record<string, unknown>>) => void][] = [
+    ["Architecture", (c) => (c.Architecture = "arm64" as unknown as Record<string, unknown>)],
+    ["config.env", (c) => (c.config.env = ["PATH=/evil"])],
+    ["config.cmd", (c) => (c.config.cmd = ["/evil"])],
+    ["rootfs.Diff_ids", (c) => (c.rootfs.Diff_ids = [])],
+    ["history[0].Empty_layer", (c) => {
+      (c.history as unknown as Record<string, unknown>[])[0].Empty_layer = true;
+    }],
+    ["config.Healthcheck.test", (c) => (c.config.Healthcheck = { Test: ["NONE"], test: [] })],
+  ];
+  for (const [what, change] of changes) {
+    const c = JSON.parse(OCI_EXAMPLE);
+    change(c);
+    assert.throws(
+      () => parseImageConfig(c, "config"),
+      (e: unknown) => e instanceof InvalidImageError && /ambiguous document/.test(e.message),
+      what,
+    );
+  }
+});

@@ -21,10 +21,12 @@ import { InvalidDigestError } from "../errors.ts";
 import {
   expectNonNegativeInteger,
   expectObject,
+  GoFieldNames,
   type JsonPath,
   optString,
   optStringArray,
   optStringMap,
+  refuseCaseVariants,
   reqString,
   required,
   toPath,
@@ -143,6 +145,18 @@ export function decodeDescriptorData(d: Descriptor): Uint8Array | undefined {
   return bytes;
 }
 
+// The fields of image-spec's v1.Descriptor (a superset of Docker's).
+const DESCRIPTOR_FIELDS = new GoFieldNames([
+  "mediaType",
+  "digest",
+  "size",
+  "urls",
+  "annotations",
+  "data",
+  "platform",
+  "artifactType",
+]);
+
 /**
  * Validates a parsed JSON value as a descriptor and returns a typed copy holding the known
  * fields. Checks: media type syntax, digest grammar, non-negative integer size, `urls` as URI
@@ -150,7 +164,8 @@ export function decodeDescriptorData(d: Descriptor): Uint8Array | undefined {
  * base64 that decodes to exactly `size` bytes with the right digest (skipped for algorithms
  * ocibox cannot compute).
  *
- * @throws {InvalidImageError} for malformed fields.
+ * @throws {InvalidImageError} for malformed fields, and keys that differ from a field name only in
+ *   case (see {@linkcode refuseCaseVariants}).
  * @throws {SizeMismatchError} or {DigestMismatchError} when `data` does not match.
  * @example
  * ```ts
@@ -162,6 +177,7 @@ export function decodeDescriptorData(d: Descriptor): Uint8Array | undefined {
 export function parseDescriptor(value: unknown, where: Where): Descriptor {
   const path = toPath(where);
   const obj = expectObject(value, path);
+  refuseCaseVariants(obj, DESCRIPTOR_FIELDS, path);
   const d: Descriptor = {
     mediaType: readMediaType(obj, "mediaType", path, true)!,
     digest: expectDigest(required(obj, "digest", path), path.key("digest")),

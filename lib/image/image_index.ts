@@ -15,13 +15,28 @@ import { type Descriptor, parseDescriptor, readMediaType } from "./descriptor.ts
 import {
   expectArray,
   expectObject,
+  GoFieldNames,
   optStringMap,
+  refuseCaseVariants,
   required,
   toPath,
   type Where,
 } from "./json_fields.ts";
 import { checkSchemaVersion } from "./manifest.ts";
 import { isIndexMediaType, isManifestMediaType } from "./media_types.ts";
+
+// The fields of image-spec's v1.Index (a superset of Docker's manifest list), and `config` and
+// `layers`: tools that guess a document's type decode it into a struct with the fields of both.
+const INDEX_FIELDS = new GoFieldNames([
+  "schemaVersion",
+  "mediaType",
+  "artifactType",
+  "manifests",
+  "subject",
+  "annotations",
+  "config",
+  "layers",
+]);
 
 /** An OCI image index or a Docker manifest list. */
 export interface ImageIndex {
@@ -46,7 +61,8 @@ export interface ImageIndex {
  *
  * @param where names the document in error messages, e.g. `index.json`.
  * @throws {UnsupportedError} for Docker schema 1.
- * @throws {InvalidImageError} for anything else that breaks image-index.md.
+ * @throws {InvalidImageError} for anything else that breaks image-index.md, and for keys that
+ *   differ from a field name only in case (see {@linkcode refuseCaseVariants}).
  * @example
  * ```ts
  * parseImageIndex({
@@ -59,6 +75,7 @@ export interface ImageIndex {
 export function parseImageIndex(json: unknown, where: Where = "index"): ImageIndex {
   const path = toPath(where);
   const obj = expectObject(json, path);
+  refuseCaseVariants(obj, INDEX_FIELDS, path);
   checkSchemaVersion(obj, path);
   const mediaType = readMediaType(obj, "mediaType", path, false);
   if (mediaType !== undefined && !isIndexMediaType(mediaType)) {

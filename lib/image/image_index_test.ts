@@ -151,3 +151,22 @@ Deno.test("wrong mediaType, schemaVersion or shape is refused", () => {
   assert.throws(bad((i) => (i.schemaVersion = "2")), InvalidImageError);
   assert.throws(bad((i) => (i.layers = [])), /layers: must not appear in an image index/);
 });
+
+Deno.test("keys that Go would read as a known field are refused as ambiguous", () => {
+  const variants: Record<string, unknown>[] = [
+    { Manifests: [] },
+    { Layers: [] },
+    { config: undefined, Config: {} },
+  ];
+  for (const extra of variants) {
+    const doc = { ...JSON.parse(OCI_EXAMPLE), ...extra };
+    assert.throws(() => parseImageIndex(doc, "index"), /ambiguous document/);
+  }
+  // A tag umoci would see (it reads annotations case-insensitively) and ocibox would not.
+  const doc = JSON.parse(OCI_EXAMPLE);
+  doc.manifests[0].Annotations = { "org.opencontainers.image.ref.name": "v1" };
+  assert.throws(() => parseImageIndex(doc, "index"), /manifests\[0\]: "Annotations" fills/);
+  const plat = JSON.parse(OCI_EXAMPLE);
+  plat.manifests[0].platform.OS = "windows";
+  assert.throws(() => parseImageIndex(plat, "index"), /platform: "OS" and "os" both fill/);
+});

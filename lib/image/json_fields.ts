@@ -359,3 +359,113 @@ export function optObjectMap(
   for (const [k, value] of Object.entries(map)) expectObject(value, path.key(k));
   return map as Record<string, JsonObject>;
 }
+
+/**
+ * `JSON.parse` whose error names only where the syntax broke. V8's own message quotes the text
+ * around the fault, which would print bytes of whatever file stood in for the document (an
+ * `index.json` that is really `/etc/shadow`).
+ *
+ * @throws {InvalidImageError} `<where>: is not valid JSON (...)` without any of `text`.
+ * @example
+ * ```ts
+ * parseJsonText('{"a":1}', "index.json"); // { a: 1 }
+ * try {
+ *   parseJsonText("root:x:0:0", "index.json");
+ * } catch (e) {
+ *   console.log((e as Error).message); // "index.json: is not valid JSON"
+ * }
+ * ```
+ */
+export function parseJsonText(text: string, where: Where): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw toPath(where).error(jsonSyntaxReason(text, e));
+  }
+}
+
+function jsonSyntaxReason(text: string, e: unknown): string {
+  if (text.trim() === "") return "is empty, not JSON";
+  const message = e instanceof Error ? e.message : "";
+  const at = / at position \d+ \(line (\d+) column (\d+)\)/.exec(message);
+  if (at) return `is not valid JSON (syntax error at line ${at[1]} column ${at[2]})`;
+  const pos = / at position (\d+)/.exec(message);
+  if (pos) return `is not valid JSON (syntax error at character ${pos[1]})`;
+  if (message.startsWith("Unexpected end of JSON input")) {
+    return "is not valid JSON (it ends early)";
+  }
+  return "is not valid JSON";
+}
+
+/**
+ * Names of a Go struct's JSON fields, for {@linkcode refuseCaseVariants}.
+ *
+ * @example
+ * ```ts
+ * const MANIFEST_KEYS = new GoFieldNames(["schemaVersion", "config", "layers"]);
+ * ```
+ */
+export class GoFieldNames {
+  readonly #exact: ReadonlySet<string>;
+  readonly #folded: ReadonlyMap<string, string>;
+  constructor(names: readonly string[]) {
+    this.#exact = new Set(names);
+    this.#folded = new Map(names.map((n) => [goFoldName(n), n]));
+  }
+
+  /** The field a key that is not spelled exactly like one would still fill in Go, if any. */
+  variantOf(key: string): string | undefined {
+    if (this.#exact.has(key)) return undefined;
+    return this.#folded.get(goFoldName(key));
+  }
+}
+
+/**
+ * The key Go's encoding/json compares struct field names by: ASCII letters upper-cased, and the
+ * two non-ASCII letters whose case folding reaches ASCII (U+017F long s, U+212A Kelvin sign)
+ * turned into theirs. Other runes can never match an ASCII field name, so they stay as they are.
+ */
+function goFoldName(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) out += String.fromCharCode(c - 0x20);
+    else if (c === 0x17f) out += "S";
+    else if (c === 0x212a) out += "K";
+    else out += s[i];
+  }
+  return out;
+}
+
+/**
+ * Refuses keys of `obj` that differ from one of `fields` only in case. Go's encoding/json (and so
+ * skopeo, umoci, containerd, Docker) fills a struct field from a key matching its name case-
+ * insensitively, the last such key winning, where ocibox reads the exact key only: a document
+ * with `layers` and `Layers`, or only `Layers`, would be two different images to the two.
+ *
+ * @throws {InvalidImageError} naming the key and the field it shadows.
+ * @example
+ * ```ts
+ * const keys = new GoFieldNames(["layers"]);
+ * refuseCaseVariants({ layers: [] }, keys, "manifest"); // fine
+ * try {
+ *   refuseCaseVariants({ layers: [], Layers: [] }, keys, "manifest");
+ * } catch (e) {
+ *   console.log((e as Error).message); // manifest: "Layers" and "layers" both fill ...
+ * }
+ * ```
+ */
+export function refuseCaseVariants(obj: JsonObject, fields: GoFieldNames, where: Where): void {
+  for (const key of Object.keys(obj)) {
+    const field = fields.variantOf(key);
+    if (field === undefined) continue;
+    const path = toPath(where);
+    throw path.error(
+      Object.hasOwn(obj, field)
+        ? `${JSON.stringify(key)} and ${JSON.stringify(field)} both fill the field ${field} ` +
+          "for Go's case-insensitive JSON decoding (skopeo, umoci): ambiguous document"
+        : `${JSON.stringify(key)} fills the field ${field} for Go's case-insensitive JSON ` +
+          `decoding (skopeo, umoci) but is not ${JSON.stringify(field)}: ambiguous document`,
+    );
+  }
+}

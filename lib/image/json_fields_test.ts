@@ -5,6 +5,7 @@ import {
   expectObject,
   expectStringArray,
   expectStringMap,
+  GoFieldNames,
   JsonPath,
   optBoolean,
   optInteger,
@@ -12,6 +13,8 @@ import {
   optString,
   optStringArray,
   optStringMap,
+  parseJsonText,
+  refuseCaseVariants,
   reqString,
   required,
 } from "./json_fields.ts";
@@ -82,4 +85,51 @@ Deno.test("required readers insist on presence", () => {
   });
   assert.throws(() => required({ config: null }, "config", "manifest"), InvalidImageError);
   assert.equal(reqString({ os: "linux" }, "os", "config"), "linux");
+});
+
+Deno.test("parseJsonText says where the syntax broke, never what the text was", () => {
+  const cases: [string, RegExp][] = [
+    ["root:SECRET-PASSWORD-HASH:19000:0:99999:7:::", /^index\.json: is not valid JSON$/],
+    ['{"SECRET-PASSWORD-HASH": ', /^index\.json: is not valid JSON \(it ends early\)$/],
+    [
+      '{"a": "SECRET-PASSWORD-HASH"} x',
+      /^index\.json: is not valid JSON \(syntax error at line 1 col/,
+    ],
+    ["", /^index\.json: is empty, not JSON$/],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parseJsonText(text, "index.json"), (e: unknown) => {
+      assert.ok(e instanceof InvalidImageError);
+      assert.match(e.message, message);
+      assert.doesNotMatch(e.message, /SECRET|root/);
+      return true;
+    });
+  }
+  assert.deepEqual(parseJsonText('{"a":[1]}', "x"), { a: [1] });
+});
+
+Deno.test("refuseCaseVariants: keys Go's encoding/json folds onto a known field", () => {
+  const fields = new GoFieldNames(["layers", "schemaVersion", "mediaType"]);
+  refuseCaseVariants({ layers: [], schemaVersion: 2, other: 1, Other: 2 }, fields, "m");
+  // Both spellings present: Go takes the last, ocibox the exact one.
+  assert.throws(
+    () => refuseCaseVariants({ layers: [], Layers: [] }, fields, "m"),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidImageError);
+      assert.equal(
+        e.message,
+        'm: "Layers" and "layers" both fill the field layers for Go\'s case-insensitive JSON ' +
+          "decoding (skopeo, umoci): ambiguous document",
+      );
+      return true;
+    },
+  );
+  // Alone, a variant is what Go reads and ocibox would not.
+  assert.throws(() => refuseCaseVariants({ MEDIATYPE: "a/b" }, fields, "m"), /"MEDIATYPE" fills/);
+  // U+017F (long s) and U+212A (Kelvin sign) fold to ASCII s and k in Go.
+  assert.throws(() => refuseCaseVariants({ "\u017fchemaVersion": 1 }, fields, "m"), /ambiguous/);
+  const k = new GoFieldNames(["kind"]);
+  assert.throws(() => refuseCaseVariants({ "\u212aind": 1 }, k, "m"), /ambiguous/);
+  // Other non-ASCII letters never match an ASCII name.
+  refuseCaseVariants({ "lay\u0435rs": [] }, fields, "m");
 });

@@ -17,7 +17,14 @@
 import { InvalidReferenceError, NotFoundError, UnsupportedError } from "../errors.ts";
 import { type Descriptor, descriptorJson } from "./descriptor.ts";
 import { type ImageIndex, parseImageIndex } from "./image_index.ts";
-import { expectObject, JsonPath, reqString } from "./json_fields.ts";
+import {
+  expectObject,
+  GoFieldNames,
+  JsonPath,
+  parseJsonText,
+  refuseCaseVariants,
+  reqString,
+} from "./json_fields.ts";
 import { MEDIA_TYPE_OCI_INDEX } from "./media_types.ts";
 
 /** The layout version ocibox writes. */
@@ -42,12 +49,11 @@ function decodeJson(bytes: Uint8Array, path: JsonPath): unknown {
   } catch {
     throw path.error("is not valid UTF-8");
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw path.error(`is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  return parseJsonText(text, path);
 }
+
+// image-spec's v1.ImageLayout.
+const OCI_LAYOUT_FIELDS = new GoFieldNames(["imageLayoutVersion"]);
 
 /**
  * Parses an `oci-layout` file: a JSON object with an `imageLayoutVersion` (extra fields are
@@ -63,6 +69,7 @@ function decodeJson(bytes: Uint8Array, path: JsonPath): unknown {
 export function parseOciLayoutFile(bytes: Uint8Array): OciLayoutFile {
   const path = new JsonPath("oci-layout");
   const obj = expectObject(decodeJson(bytes, path), path);
+  refuseCaseVariants(obj, OCI_LAYOUT_FIELDS, path);
   const imageLayoutVersion = reqString(obj, "imageLayoutVersion", path);
   if (!/^1\.\d+\.\d+$/.test(imageLayoutVersion)) {
     throw new UnsupportedError(

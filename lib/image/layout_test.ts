@@ -200,3 +200,13 @@ Deno.test("serializeIndex writes indented JSON in a stable order", () => {
   const roundTrip = parseLayoutIndex(enc.encode(LAYOUT_INDEX));
   assert.deepEqual(parseLayoutIndex(serializeIndex(roundTrip)), roundTrip);
 });
+
+Deno.test("index.json and oci-layout that are not JSON are refused without their bytes", () => {
+  const secret = new TextEncoder().encode("root:SECRETHASH:19000:0:99999:7:::\n");
+  assert.throws(() => parseLayoutIndex(secret), { message: "index.json: is not valid JSON" });
+  assert.throws(() => parseOciLayoutFile(secret), { message: "oci-layout: is not valid JSON" });
+  const variant = new TextEncoder().encode(
+    '{"imageLayoutVersion":"1.0.0","ImageLayoutVersion":"2"}',
+  );
+  assert.throws(() => parseOciLayoutFile(variant), /ambiguous document/);
+});

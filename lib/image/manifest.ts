@@ -20,7 +20,9 @@ import { type Descriptor, parseDescriptor, readMediaType } from "./descriptor.ts
 import {
   expectArray,
   expectObject,
+  GoFieldNames,
   optStringMap,
+  refuseCaseVariants,
   required,
   toPath,
   type Where,
@@ -50,6 +52,19 @@ export interface ImageManifest {
   /** Arbitrary metadata (OCI only). */
   annotations?: Record<string, string>;
 }
+
+// The fields of image-spec's v1.Manifest (a superset of Docker schema 2's), and `manifests`:
+// tools that guess a document's type decode it into a struct with the fields of both.
+const MANIFEST_FIELDS = new GoFieldNames([
+  "schemaVersion",
+  "mediaType",
+  "artifactType",
+  "config",
+  "layers",
+  "subject",
+  "annotations",
+  "manifests",
+]);
 
 /** The empty JSON object `{}`: the payload of the empty descriptor. */
 export const EMPTY_JSON: Uint8Array = new Uint8Array([0x7b, 0x7d]);
@@ -105,7 +120,8 @@ export function checkSchemaVersion(obj: Record<string, unknown>, where: Where): 
  *
  * @param where names the document in error messages, e.g. `manifest sha256:…`.
  * @throws {UnsupportedError} for Docker schema 1.
- * @throws {InvalidImageError} for anything else that breaks manifest.md or manifest-v2-2.md.
+ * @throws {InvalidImageError} for anything else that breaks manifest.md or manifest-v2-2.md, and
+ *   for keys that differ from a field name only in case (see {@linkcode refuseCaseVariants}).
  * @example
  * ```ts
  * parseImageManifest({
@@ -120,6 +136,7 @@ export function checkSchemaVersion(obj: Record<string, unknown>, where: Where): 
 export function parseImageManifest(json: unknown, where: Where = "manifest"): ImageManifest {
   const path = toPath(where);
   const obj = expectObject(json, path);
+  refuseCaseVariants(obj, MANIFEST_FIELDS, path);
   checkSchemaVersion(obj, path);
   const mediaType = readMediaType(obj, "mediaType", path, false);
   if (mediaType !== undefined && !isManifestMediaType(mediaType)) {

@@ -281,3 +281,24 @@ Deno.test("a bad subject or annotations is an error", () => {
   );
   assert.throws(() => parseImageManifest([], "m"), /must be an object/);
 });
+
+Deno.test("keys that Go would read as a known field are refused as ambiguous", () => {
+  // Each document means something else to skopeo and umoci (Go matches keys case-insensitively,
+  // the last one winning) than to an exact reader.
+  const changes: [string, (m: Record<string, unknown>) => void][] = [
+    ["Layers", (m) => (m.Layers = [])],
+    ["MediaType", (m) => (m.MediaType = "application/vnd.docker.distribution.manifest.v2+json")],
+    ["Annotations", (m) => (m.Annotations = { a: "b" })],
+    ["SUBJECT", (m) => (m.SUBJECT = m.config)],
+    ["Manifests", (m) => (m.Manifests = [])],
+    ["config.Digest", (m) => ((m.config as Record<string, unknown>).Digest = "sha256:00")],
+    ["layers[0].Urls", (m) => (((m.layers as unknown[])[0] as Record<string, unknown>).Urls = [])],
+  ];
+  for (const [what, change] of changes) {
+    assert.throws(
+      () => parseImageManifest(withChange(OCI_EXAMPLE, change), "m"),
+      (e: unknown) => e instanceof InvalidImageError && /ambiguous document/.test(e.message),
+      what,
+    );
+  }
+});

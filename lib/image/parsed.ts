@@ -17,7 +17,7 @@ import { type Digest, parseDigest } from "../digest/digest.ts";
 import { digestOf } from "../digest/digester.ts";
 import { DigestMismatchError, UnsupportedError } from "../errors.ts";
 import { type ImageIndex, parseImageIndex } from "./image_index.ts";
-import { expectObject, JsonPath } from "./json_fields.ts";
+import { expectObject, JsonPath, parseJsonText } from "./json_fields.ts";
 import { type ImageManifest, parseImageManifest, refuseSchema1 } from "./manifest.ts";
 import {
   isIndexMediaType,
@@ -120,13 +120,7 @@ export function parseManifestBytes(
   } catch {
     throw path.error("is not valid UTF-8");
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw path.error(`is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const obj = expectObject(json, path);
+  const obj = expectObject(parseJsonText(text, path), path);
   refuseSchema1(obj, path);
 
   const hint = hintMediaType(mediaTypeHint);

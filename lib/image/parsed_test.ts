@@ -121,6 +121,21 @@ Deno.test("Docker schema 1 is refused clearly", () => {
   );
 });
 
+Deno.test("a file that is not JSON is refused without echoing its bytes", () => {
+  const shadow = enc.encode("root:$6$SECRETSALT$SECRETHASH:19000:0:99999:7:::\n");
+  assert.throws(() => parseManifestBytes(shadow), (e: unknown) => {
+    assert.ok(e instanceof InvalidImageError);
+    assert.equal(e.message, "manifest: is not valid JSON");
+    return true;
+  });
+});
+
+Deno.test("a manifest with layers and Layers is refused, not read differently from Go", () => {
+  const doc = JSON.parse(UMOCI_MANIFEST);
+  const bytes = enc.encode(JSON.stringify({ ...doc, Layers: [] }));
+  assert.throws(() => parseManifestBytes(bytes), /"Layers" and "layers" both fill/);
+});
+
 Deno.test("garbage is reported as an invalid image", () => {
   assert.throws(() => parseManifestBytes(enc.encode("{not json")), /manifest: is not valid JSON/);
   assert.throws(() => parseManifestBytes(new Uint8Array([0x7b, 0xff, 0x7d])), /not valid UTF-8/);

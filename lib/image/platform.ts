@@ -22,8 +22,10 @@ import { NotFoundError, UsageError } from "../errors.ts";
 import type { Descriptor } from "./descriptor.ts";
 import {
   expectObject,
+  GoFieldNames,
   optString,
   optStringArray,
+  refuseCaseVariants,
   reqString,
   toPath,
   type Where,
@@ -45,10 +47,21 @@ export interface Platform {
   features?: string[];
 }
 
+// The fields of image-spec's v1.Platform plus Docker's `features`.
+const PLATFORM_FIELDS = new GoFieldNames([
+  "architecture",
+  "os",
+  "os.version",
+  "os.features",
+  "variant",
+  "features",
+]);
+
 /**
  * Reads a `platform` object of a descriptor or an image index entry.
  *
- * @throws {InvalidImageError} when `architecture`/`os` are missing or fields have wrong types.
+ * @throws {InvalidImageError} when `architecture`/`os` are missing, fields have wrong types or a
+ *   key differs from a field name only in case (see {@linkcode refuseCaseVariants}).
  * @example
  * ```ts
  * parsePlatformObject({ architecture: "ppc64le", os: "linux" }, "index: manifests[0].platform");
@@ -57,6 +70,7 @@ export interface Platform {
 export function parsePlatformObject(value: unknown, where: Where): Platform {
   const path = toPath(where);
   const obj = expectObject(value, path);
+  refuseCaseVariants(obj, PLATFORM_FIELDS, path);
   const platform: Platform = {
     architecture: reqString(obj, "architecture", path),
     os: reqString(obj, "os", path),

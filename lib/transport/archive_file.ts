@@ -17,6 +17,7 @@ import { fileStream } from "../io/file_stream.ts";
 import { type Compression, decompress, detectCompression } from "../layer/compression.ts";
 import { makeEntry } from "../layer/tar/entry.ts";
 import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../layer/tar/writer.ts";
+import { openArchivePath } from "./safe_open.ts";
 import { TarFiles } from "./tar_files.ts";
 import { removeTree } from "./staging.ts";
 
@@ -33,10 +34,12 @@ export interface OpenedArchive {
 /**
  * Opens the tar archive at `path` for reading. A plain tar file is indexed and read in place.
  * One compressed as a whole, or a stream (a FIFO such as `/dev/stdin`), is first copied,
- * decompressed, into a temporary file (removed by `close`), as skopeo does.
+ * decompressed, into a temporary file (removed by `close`), as skopeo does. The file is held
+ * open from the start, so every read is of the file that was checked.
  *
  * @throws {NotFoundError} when `path` does not exist.
- * @throws {InvalidImageError} when `path` is a directory.
+ * @throws {NotAFileError} when `path` is a directory, a device or a socket.
+ * @throws {LimitExceededError} when the archive has more members than ocibox indexes.
  * @example
  * ```ts
  * const archive = await openTarArchive("image.tar");
@@ -48,22 +51,33 @@ export interface OpenedArchive {
  * ```
  */
 export async function openTarArchive(path: string): Promise<OpenedArchive> {
-  const st = await statOrUndefined(path);
-  if (!st) throw new NotFoundError(`${path} does not exist`);
-  if (st.isDirectory) {
-    throw new InvalidImageError(path, "is a directory, not a tar archive");
-  }
-  if (st.isFile) {
-    const compression = detectCompression(await readHead(path, 4));
-    if (compression === "none") {
-      return { files: await TarFiles.open(path), compression, close: () => Promise.resolve() };
+  const held = openArchivePath(path);
+  let inPlace = false;
+  try {
+    if (held.kind === "regular file") {
+      const compression = detectCompression(await readHead(held.path, 4));
+      if (compression === "none") {
+        const files = await TarFiles.open(path, held.path);
+        inPlace = true;
+        return { files, compression, close: () => Promise.resolve(held.close()) };
+      }
     }
+    return await decompressedCopy(path, held.path);
+  } finally {
+    // A tar read in place is read through the descriptor until the archive's close.
+    if (!inPlace) held.close();
   }
-  // The tar index needs random access, which neither a compressed file nor a stream gives.
+}
+
+/**
+ * Copies the archive read from `readPath`, decompressed, into a temporary file and opens that:
+ * the tar index needs random access, which neither a compressed file nor a stream gives.
+ */
+async function decompressedCopy(path: string, readPath: string): Promise<OpenedArchive> {
   const tmp = await Deno.makeTempDir({ prefix: "ocibox-archive-" });
   try {
     const copy = `${tmp}/archive.tar`;
-    const reader = (await fileStream(path)).getReader();
+    const reader = (await fileStream(readPath)).getReader();
     let head: Uint8Array = new Uint8Array(0);
     while (head.length < 4) {
       const { value, done } = await reader.read();
@@ -81,7 +95,7 @@ export async function openTarArchive(path: string): Promise<OpenedArchive> {
     };
     using out = await Deno.open(copy, { write: true, createNew: true, mode: 0o600 });
     for await (const chunk of decompress(rest(), compression)) await writeAll(out, chunk);
-    const files = await TarFiles.open(copy);
+    const files = await TarFiles.open(path, copy);
     return { files, compression, close: () => removeTree(tmp) };
   } catch (e) {
     await removeTree(tmp);

@@ -3,11 +3,23 @@
  * {@linkcode ImageDestination}. It converts the manifest format when the destination needs
  * another one, changes layer compression when the destination asks for it, skips blobs the
  * destination already has, and copies whole indexes with `all`.
+ *
+ * An index graph is walked as a graph, not a tree: each manifest and blob is copied once however
+ * many indexes list it, indexes nest at most as deep as resolve follows them (`MAX_INDEX_DEPTH`),
+ * and one copy reads at most {@linkcode MAX_MANIFESTS_PER_COPY} manifests, so that neither a
+ * layout nor a registry can keep a copy going without end with a few small, cross-listed indexes.
  * @module
  */
 import { digestOf } from "../digest/digester.ts";
 import { verifyingStream } from "../digest/verify.ts";
-import { NotFoundError, RegistryError, throwIfAborted, UnsupportedError } from "../errors.ts";
+import {
+  LimitExceededError,
+  NotFoundError,
+  RegistryError,
+  SizeMismatchError,
+  throwIfAborted,
+  UnsupportedError,
+} from "../errors.ts";
 import {
   backoffDelay,
   isRetryableError,
@@ -37,7 +49,7 @@ import type { ParsedImageIndex, ParsedImageManifest, ParsedManifest } from "../i
 import { choosePlatform, hostPlatform, type Platform } from "../image/platform.ts";
 import { compress, type Compression, decompressSniffed } from "../layer/compression.ts";
 import { plainReporter, type Reporter } from "../report/reporter.ts";
-import { readChildManifest, readTopManifest } from "./resolve.ts";
+import { indexDepthError, readChildManifest, readTopManifest } from "./resolve.ts";
 import type { ImageDestination, ImageSource, RawManifest } from "./types.ts";
 
 /** How to copy. */
@@ -58,6 +70,13 @@ export interface CopyOptions {
 
 /** Whole-blob transfers tried at most this many times. */
 const TRANSFER_ATTEMPTS = 3;
+
+/**
+ * Distinct manifests (images and indexes, the top one included) one copy reads at most. Real
+ * multi-platform images list tens; the cap bounds what a source inventing ever new manifests
+ * (a hostile registry) can make a copy do.
+ */
+export const MAX_MANIFESTS_PER_COPY = 10_000;
 
 /** What was written as the destination's top-level manifest. */
 export interface CopyResult {
@@ -81,12 +100,12 @@ export async function copyImage(
         `${dst.name} can hold only one image; pick one with --platform instead of --all`,
       );
     }
-    result = await c.copyIndex(top, false);
+    result = await c.copyIndex(top, false, 0);
   } else if (top.kind === "index") {
     const chosen = choosePlatform(top.index.manifests, options.platform ?? hostPlatform());
-    const child = await readChildManifest(src, chosen, options);
+    const child = await c.readManifest(chosen);
     result = child.kind === "index"
-      ? await c.copyIndex(child, false)
+      ? await c.copyIndex(child, false, 1)
       : await c.copyManifest(child, false);
   } else {
     result = await c.copyManifest(top, false);
@@ -96,12 +115,28 @@ export async function copyImage(
   return result;
 }
 
+/** What copying one listed manifest gave, kept for the entries that list it again. */
+interface CopiedManifest {
+  result: CopyResult;
+  /** Indexes in a row from this manifest down: 0 for an image manifest. */
+  height: number;
+  /** The source manifest's size in bytes. */
+  size: number;
+}
+
 class Copier {
   readonly reporter: Reporter;
   readonly options: CopyOptions;
   readonly #format: ManifestFormat;
   // Fires on the caller's signal or when one of several parallel transfers fails.
   readonly #abort = new AbortController();
+  /** Manifests listed by a copied index, by digest: each is read and copied once. */
+  readonly #manifests = new Map<string, Promise<CopiedManifest>>();
+  /** Blobs copied unchanged, by digest, and layers converted, by new media type and digest. */
+  readonly #blobs = new Map<string, Promise<void>>();
+  readonly #layers = new Map<string, Promise<Descriptor>>();
+  /** Manifests read so far, the top one included. */
+  #manifestsRead = 1;
   constructor(
     readonly src: ImageSource,
     readonly dst: ImageDestination,
@@ -158,16 +193,66 @@ class Copier {
     return await this.#putManifest(raw, instance);
   }
 
-  /** Copies every entry of an index, then the index (rewritten if any entry changed). */
-  async copyIndex(idx: ParsedImageIndex, instance: boolean): Promise<CopyResult> {
+  /** Reads the manifest `desc` names, counting it against the per-copy cap. */
+  async readManifest(desc: Descriptor): Promise<ParsedManifest> {
+    if (++this.#manifestsRead > MAX_MANIFESTS_PER_COPY) {
+      throw new LimitExceededError(
+        this.src.name,
+        MAX_MANIFESTS_PER_COPY,
+        `its indexes list more than ${MAX_MANIFESTS_PER_COPY} different manifests`,
+      );
+    }
+    return await readChildManifest(this.src, desc, this.options);
+  }
+
+  /**
+   * Copies the manifest (or index) an index entry at `depth` names, once per digest: an entry
+   * listed again, by this index or another, gets the first copy's result.
+   */
+  async #copyListed(d: Descriptor, depth: number): Promise<CopiedManifest> {
+    let copied = this.#manifests.get(d.digest);
+    if (copied === undefined) {
+      copied = (async () => {
+        const child = await this.readManifest(d);
+        const size = child.bytes.length;
+        if (child.kind === "manifest") {
+          return { result: await this.copyManifest(child, true), height: 0, size };
+        }
+        return { ...await this.#copyIndex(child, true, depth), size };
+      })();
+      this.#manifests.set(d.digest, copied);
+    }
+    const c = await copied;
+    // readChildManifest checked the size against the first entry naming this digest only.
+    if (d.size !== c.size) {
+      throw new SizeMismatchError(`${this.src.name}: manifest ${d.digest}`, d.size, c.size);
+    }
+    // Met first higher up, a shared index may sit deeper here than the first walk checked.
+    const tooDeep = c.height > 0 ? indexDepthError(this.src.name, depth + c.height - 1) : undefined;
+    if (tooDeep) throw tooDeep;
+    return c;
+  }
+
+  /** Copies every entry of an index at `depth` (0 for the top), then the index. */
+  async copyIndex(idx: ParsedImageIndex, instance: boolean, depth: number): Promise<CopyResult> {
+    return (await this.#copyIndex(idx, instance, depth)).result;
+  }
+
+  /** {@linkcode copyIndex}, also telling how many indexes stand in a row from this one down. */
+  async #copyIndex(
+    idx: ParsedImageIndex,
+    instance: boolean,
+    depth: number,
+  ): Promise<{ result: CopyResult; height: number }> {
+    const tooDeep = indexDepthError(this.src.name, depth);
+    if (tooDeep) throw tooDeep;
     const manifests: Descriptor[] = [];
+    let below = 0;
     for (const d of idx.index.manifests) {
       throwIfAborted(this.options.signal);
       if (isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)) {
-        const child: ParsedManifest = await readChildManifest(this.src, d, this.options);
-        const r = child.kind === "index"
-          ? await this.copyIndex(child, true)
-          : await this.copyManifest(child, true);
+        const { result: r, height } = await this.#copyListed(d, depth + 1);
+        below = Math.max(below, height);
         manifests.push(r.digest === d.digest ? d : { ...d, ...r });
       } else {
         // Not something ocibox understands: carry the blob across unchanged.
@@ -185,9 +270,13 @@ class Copier {
       mediaType = wantDocker ? MEDIA_TYPE_DOCKER_MANIFEST_LIST : MEDIA_TYPE_OCI_INDEX;
       changed = true;
     }
-    if (!changed) return await this.#putManifest({ bytes: idx.bytes, mediaType }, instance);
+    const height = 1 + below;
+    if (!changed) {
+      return { result: await this.#putManifest({ bytes: idx.bytes, mediaType }, instance), height };
+    }
     index = { ...index, mediaType, manifests };
-    return await this.#putManifest({ bytes: serializeIndexCompact(index), mediaType }, instance);
+    const bytes = serializeIndexCompact(index);
+    return { result: await this.#putManifest({ bytes, mediaType }, instance), height };
   }
 
   async #putManifest(raw: RawManifest, instance: boolean): Promise<CopyResult> {
@@ -195,8 +284,20 @@ class Copier {
     return { digest: digestOf(raw.bytes), size: raw.bytes.length, mediaType: raw.mediaType };
   }
 
-  /** Copies a blob as-is unless the destination has it. */
+  /** Copies a blob as-is unless the destination has it; once per digest. */
   async #copyBlob(desc: Descriptor, kind: "config" | "layer" | "blob"): Promise<void> {
+    const copied = this.#blobs.get(desc.digest);
+    if (copied === undefined) {
+      const copying = this.#copyBlobOnce(desc, kind);
+      this.#blobs.set(desc.digest, copying);
+      return await copying;
+    }
+    await copied;
+    // Reported as a blob the destination has, which it is by now.
+    this.reporter.blobStart(kind, desc.digest, desc.size, true);
+  }
+
+  async #copyBlobOnce(desc: Descriptor, kind: "config" | "layer" | "blob"): Promise<void> {
     throwIfAborted(this.options.signal);
     if (
       await this.dst.hasBlob(desc, this.options) ||
@@ -271,6 +372,21 @@ class Copier {
     if (mediaType === undefined) {
       throw new UnsupportedError(`a ${format} manifest cannot carry ${want}-compressed layers`);
     }
+    const key = `${mediaType} ${layer.digest}`;
+    let converted = this.#layers.get(key);
+    if (converted === undefined) {
+      converted = this.#convertLayer(layer, want, mediaType);
+      this.#layers.set(key, converted);
+    }
+    return await converted;
+  }
+
+  /** Copies a layer recompressed to `want`; returns its new descriptor. */
+  async #convertLayer(
+    layer: Descriptor,
+    want: Compression,
+    mediaType: string,
+  ): Promise<Descriptor> {
     this.reporter.blobStart("layer", layer.digest, layer.size, false);
     const stored = await this.#transfer(async () => {
       const raw = this.#progress(

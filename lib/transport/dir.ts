@@ -190,11 +190,12 @@ async function checkReplaceable(name: string, dir: string): Promise<void> {
     break;
   }
   if (empty) return;
+  // Through DirFiles: a `version` that is a FIFO or leads out of the directory is refused, not
+  // waited on or read.
+  const files = new DirFiles(dir);
   let text: string | undefined;
-  try {
-    text = new TextDecoder().decode(await Deno.readFile(`${dir}/version`));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory)) throw e;
+  if (await files.exists("version")) {
+    text = new TextDecoder().decode(await files.read("version", 4096));
   }
   if (text === undefined || !VERSION_LINE.test(text)) {
     throw new InvalidImageError(

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { digestOf } from "../digest/digester.ts";
-import { DigestMismatchError, InvalidImageError, NotFoundError } from "../errors.ts";
+import {
+  DigestMismatchError,
+  InvalidImageError,
+  NotAFileError,
+  NotFoundError,
+  UnsafePathError,
+} from "../errors.ts";
 import { hostPlatform } from "../image/platform.ts";
 import { peerTest, run } from "../../tests/support/peers.ts";
 import {
@@ -235,3 +241,38 @@ peerTest(
     });
   },
 );
+
+Deno.test("dir: files that lead out of the directory or are not regular files are refused", async () => {
+  await withTempDir(async (tmp) => {
+    const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
+    await ociboxCopy(img.location, `dir:${tmp}/D`);
+    await Deno.writeTextFile(`${tmp}/secret`, "root:SECRETHASH:19000:0:99999:7:::\n");
+    const hex = img.layerDigests[0].slice("sha256:".length);
+    // A layer linked to its own bytes outside the directory: the digest would match.
+    await Deno.rename(`${tmp}/D/${hex}`, `${tmp}/layer-outside`);
+    await Deno.symlink(`${tmp}/layer-outside`, `${tmp}/D/${hex}`);
+    await assert.rejects(ociboxCopy(`dir:${tmp}/D`, `oci:${tmp}/o:x`), UnsafePathError);
+    await assert.rejects(Deno.stat(`${tmp}/o`), Deno.errors.NotFound);
+    await Deno.remove(`${tmp}/D/manifest.json`);
+    await Deno.symlink("../secret", `${tmp}/D/manifest.json`);
+    await assert.rejects(openDirSource("d", `${tmp}/D`), (e: unknown) => {
+      assert.ok(e instanceof UnsafePathError);
+      assert.doesNotMatch(e.message, /SECRET/);
+      return true;
+    });
+    await Deno.remove(`${tmp}/D/manifest.json`);
+    await new Deno.Command("mkfifo", { args: [`${tmp}/D/manifest.json`] }).output();
+    await assert.rejects(openDirSource("d", `${tmp}/D`), NotAFileError);
+  });
+});
+
+Deno.test("dir: a destination whose version file is a FIFO is refused, not waited on", async () => {
+  await withTempDir(async (tmp) => {
+    const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
+    await Deno.mkdir(`${tmp}/D`);
+    await Deno.writeTextFile(`${tmp}/D/keep`, "someone's file");
+    await new Deno.Command("mkfifo", { args: [`${tmp}/D/version`] }).output();
+    await assert.rejects(ociboxCopy(img.location, `dir:${tmp}/D`), NotAFileError);
+    assert.equal(await Deno.readTextFile(`${tmp}/D/keep`), "someone's file");
+  });
+});

@@ -11,6 +11,9 @@
  * 25+ saves embed an OCI layout), from the config's `rootfs.diff_ids[i]` for an uncompressed
  * file (a diff_id is the digest of the uncompressed tar; copy verifies it while streaming), or
  * from hashing a compressed file at open. The media type follows the file's actual compression.
+ * A layer's diff_id is checked whenever its digest is not the diff_id itself: while the layer
+ * streams (decompressed on the side), or, for a second file claiming the diff_id of one already
+ * listed, by hashing it at open (only the first is ever streamed).
  * Docker schema 2 has no zstd layer type, so an image with a zstd layer file gets an OCI manifest
  * (OCI config and layer types) instead. `LayerSources` (where a foreign layer's compressed form
  * can be downloaded) does not describe the file in the archive, so it is not used.
@@ -53,9 +56,12 @@ import {
 import {
   expectArray,
   expectObject,
+  GoFieldNames,
   JsonPath,
   optString,
   optStringArray,
+  parseJsonText,
+  refuseCaseVariants,
   reqString,
 } from "../image/json_fields.ts";
 import type { ImageManifest } from "../image/manifest.ts";
@@ -70,6 +76,7 @@ import { parseManifestBytes } from "../image/parsed.ts";
 import { bytesStream } from "../io/file_stream.ts";
 import { type Compression, detectCompression } from "../layer/compression.ts";
 import { cleanEntryPath } from "../layer/entry_path.ts";
+import { diffIdChecked } from "./diff_id_check.ts";
 import { DirFiles, type LayoutFiles } from "./layout_files.ts";
 import {
   type ArchiveMember,
@@ -106,6 +113,24 @@ interface SaveItem {
   Config: string;
   RepoTags: string[];
   Layers: string[];
+}
+
+// The fields of containers/image's (and Docker's) ManifestItem.
+const SAVE_ITEM_FIELDS = new GoFieldNames([
+  "Config",
+  "RepoTags",
+  "Layers",
+  "Parent",
+  "LayerSources",
+]);
+
+/** A layer file of the chosen image, as getBlob serves it. */
+interface LayerFile {
+  /** The file in the archive. */
+  file: string;
+  compression: Compression;
+  /** The config's diff_id for it. */
+  diffId: string;
 }
 
 /**
@@ -168,7 +193,7 @@ class DockerArchiveSource implements ImageSource {
     readonly config: Descriptor,
     readonly configBytes: Uint8Array,
     /** Layer digest -> the file holding it. */
-    readonly layerFiles: ReadonlyMap<string, string>,
+    readonly layerFiles: ReadonlyMap<string, LayerFile>,
     readonly release: () => Promise<void>,
   ) {}
 
@@ -214,19 +239,48 @@ class DockerArchiveSource implements ImageSource {
     }
 
     const layers: { compression: Compression; digest: string; size: number }[] = [];
-    const layerFiles = new Map<string, string>();
+    const layerFiles = new Map<string, LayerFile>();
     const hashed = new Map<string, string>();
     for (const [i, file] of item.Layers.entries()) {
+      const diffId = diffIds[i];
       const size = await files.size(file);
       const compression = detectCompression(await readHead(files, file, 4));
-      let digest = digestInName(file, false) ?? hashed.get(file);
-      if (digest === undefined && compression === "none") digest = diffIds[i];
+      const named = digestInName(file, false);
+      if (
+        named !== undefined && compression === "none" &&
+        parseDigest(named).algorithm === parseDigest(diffId).algorithm && named !== diffId
+      ) {
+        // An uncompressed layer's digest is its diff_id: the name and the config disagree.
+        throw new DigestMismatchError(
+          `${where}: layer ${file} (uncompressed, so rootfs.diff_ids[${i}] is its digest)`,
+          diffId,
+          named,
+        );
+      }
+      let digest = named ?? hashed.get(file);
+      if (digest === undefined && compression === "none") digest = diffId;
       if (digest === undefined) {
-        digest = await hashFile(files, file);
+        digest = await hashFile(files, file, "sha256");
         hashed.set(file, digest);
       }
+      const known = layerFiles.get(digest);
+      if (known === undefined) {
+        layerFiles.set(digest, { file, compression, diffId });
+      } else if (known.diffId !== diffId) {
+        throw new InvalidImageError(
+          where,
+          `layers ${known.file} and ${file} have the same content (${digest}) but the config ` +
+            `gives them different diff_ids (${known.diffId}, ${diffId})`,
+        );
+      } else if (known.file !== file) {
+        // Only the first file claiming a digest is ever streamed (and so verified): check this
+        // one now, or it could hold anything.
+        const actual = await hashFile(files, file, parseDigest(digest).algorithm);
+        if (actual !== digest) {
+          throw new DigestMismatchError(`${where}: layer ${file}`, digest, actual);
+        }
+      }
       layers.push({ compression, digest, size });
-      layerFiles.set(digest, file);
     }
 
     const format = layers.some((l) => l.compression === "zstd") ? "oci" : "docker";
@@ -277,11 +331,14 @@ class DockerArchiveSource implements ImageSource {
 
   async getBlob(info: BlobInfo): Promise<ReadableStream<Uint8Array>> {
     if (info.digest === this.config.digest) return bytesStream(this.configBytes);
-    const file = this.layerFiles.get(info.digest);
-    if (file === undefined) {
+    const layer = this.layerFiles.get(info.digest);
+    if (layer === undefined) {
       throw new NotFoundError(`${this.name}: blob ${info.digest} is not part of this image`);
     }
-    return await this.files.stream(file);
+    const raw = await this.files.stream(layer.file);
+    // Served under its diff_id, the file is checked against it by whoever reads the blob.
+    if (layer.compression === "none" && layer.diffId === info.digest) return raw;
+    return diffIdChecked(raw, layer.compression, layer.diffId, `${this.name}: layer ${layer.file}`);
   }
 
   /** Like skopeo: RepoTags lists a registry's tags, which an archive does not have. */
@@ -305,6 +362,7 @@ function parseSaveManifest(bytes: Uint8Array, what: string): SaveItem[] {
   return expectArray(parseJson(bytes, what), root).map((v, i) => {
     const path = root.index(i);
     const obj = expectObject(v, path);
+    refuseCaseVariants(obj, SAVE_ITEM_FIELDS, path);
     const clean = (p: string, key: string) => {
       const c = cleanEntryPath(p);
       if (c === "") throw path.key(key).error(`${JSON.stringify(p)} names no file`);
@@ -321,11 +379,7 @@ function parseSaveManifest(bytes: Uint8Array, what: string): SaveItem[] {
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new InvalidImageError(what, `is not valid JSON: ${(e as Error).message}`);
-  }
+  return parseJsonText(new TextDecoder().decode(bytes), new JsonPath(what));
 }
 
 /** Picks the image the selector names; [item, position]. */
@@ -420,8 +474,8 @@ async function readHead(files: LayoutFiles, path: string, n: number): Promise<Ui
   return out.subarray(0, got);
 }
 
-async function hashFile(files: LayoutFiles, path: string): Promise<string> {
-  const digester = createDigester("sha256");
+async function hashFile(files: LayoutFiles, path: string, algorithm: string): Promise<string> {
+  const digester = createDigester(algorithm);
   for await (const chunk of await files.stream(path)) digester.update(chunk);
   return digester.digest();
 }

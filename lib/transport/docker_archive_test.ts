@@ -4,7 +4,9 @@ import {
   DigestMismatchError,
   InvalidImageError,
   InvalidReferenceError,
+  NotAFileError,
   NotFoundError,
+  UnsafePathError,
   UnsupportedError,
 } from "../errors.ts";
 import { MEDIA_TYPE_DOCKER_MANIFEST } from "../image/media_types.ts";
@@ -492,5 +494,173 @@ peerTest("docker-archive: reads from and writes to a FIFO", { peers: ["mkfifo"] 
     assert.equal(facts.configDigest, img.configDigest);
     assert.deepEqual(facts.contentDigests, img.diffIds);
     assert.deepEqual(await leftovers(tmp), []);
+  });
+});
+
+/** Writes `files` (name -> bytes, or "->target" for a symlink) under `dir`. */
+async function writeDir(dir: string, files: Record<string, Uint8Array | string>): Promise<void> {
+  for (const [name, v] of Object.entries(files)) {
+    const path = `${dir}/${name}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    if (typeof v === "string") await Deno.symlink(v.slice(2), path);
+    else await Deno.writeFile(path, v);
+  }
+}
+
+/** The files of a one-image save whose layers are `layers` (file name -> bytes). */
+function saveOf(
+  layers: [string, Uint8Array | string][],
+  diffIds: string[],
+): Record<string, Uint8Array | string> {
+  const config = configFor(diffIds);
+  const configFile = `${hex(digestOf(config))}.json`;
+  return {
+    [configFile]: config,
+    ...Object.fromEntries(layers),
+    "manifest.json": json([{ Config: configFile, RepoTags: [], Layers: layers.map(([n]) => n) }]),
+  };
+}
+
+Deno.test("docker-archive: a directory save's layer linking out of the directory is refused", async () => {
+  await withTempDir(async (tmp) => {
+    // Any readable compressed host file would do: it used to be copied into the image as is.
+    const host = await gzip(enc.encode("host secrets\n"));
+    await Deno.writeFile(`${tmp}/host.gz`, host);
+    const tar = layerTar(LAYER_A);
+    for (const link of [`->${tmp}/host.gz`, "->../../host.gz"]) {
+      const dir = `${tmp}/save-${link.length}`;
+      await writeDir(dir, saveOf([["abc/layer.tar", link]], [digestOf(tar)]));
+      await assert.rejects(
+        ociboxCopy(`docker-archive:${dir}`, `oci:${tmp}/o:x`),
+        (e: unknown) => {
+          assert.ok(e instanceof UnsafePathError);
+          assert.equal(
+            e.message,
+            `unsafe path "${dir}/abc/layer.tar": a symbolic link leads outside ${dir}; an ` +
+              "image's files must be inside it",
+          );
+          return true;
+        },
+      );
+      await assert.rejects(Deno.stat(`${tmp}/o`), Deno.errors.NotFound);
+    }
+    // The same save with the link inside the directory (as docker and skopeo write it) reads.
+    const ok = `${tmp}/save-ok`;
+    await writeDir(ok, saveOf([["abc/layer.tar", "->../l.tar"]], [digestOf(tar)]));
+    await Deno.writeFile(`${ok}/l.tar`, tar);
+    await ociboxCopy(`docker-archive:${ok}`, `oci:${tmp}/o:x`);
+  });
+});
+
+Deno.test("docker-archive: a FIFO or directory as a save's file, or a device as the save, is refused", async () => {
+  await withTempDir(async (tmp) => {
+    const tar = layerTar(LAYER_A);
+    const dir = `${tmp}/save`;
+    await writeDir(dir, saveOf([["l.tar", tar]], [digestOf(tar)]));
+    await Deno.remove(`${dir}/l.tar`);
+    await new Deno.Command("mkfifo", { args: [`${dir}/l.tar`] }).output();
+    await assert.rejects(openDockerArchiveSource("s", dir), {
+      name: "NotAFileError",
+      message: `${dir}/l.tar: is a FIFO, not a regular file`,
+    });
+    await Deno.remove(`${dir}/manifest.json`);
+    await Deno.mkdir(`${dir}/manifest.json`);
+    await assert.rejects(openDockerArchiveSource("s", dir), NotAFileError);
+    await assert.rejects(openDockerArchiveSource("s", "/dev/zero"), {
+      name: "NotAFileError",
+      message: "/dev/zero: is a character device, not a tar archive (a regular file or a pipe)",
+    });
+  });
+});
+
+Deno.test("docker-archive: every layer file claiming a diff_id is checked, not only the last", async () => {
+  await withTempDir(async (tmp) => {
+    const tar = layerTar(LAYER_A);
+    const tampered = tar.slice();
+    tampered[tampered.indexOf(enc.encode("hello")[0], 512)] ^= 0x20;
+    const twice = (first: Uint8Array, second: Uint8Array) =>
+      saveOf([["first.tar", first], ["second.tar", second]], [digestOf(tar), digestOf(tar)]);
+    // The first file is the one served (and checked while it streams).
+    await writeTar(`${tmp}/first.tar`, twice(tampered, tar));
+    await assert.rejects(
+      ociboxCopy(`docker-archive:${tmp}/first.tar`, `oci:${tmp}/o:x`),
+      DigestMismatchError,
+    );
+    // The second is never served: it is hashed at open.
+    await writeTar(`${tmp}/second.tar`, twice(tar, tampered));
+    await assert.rejects(openDockerArchiveSource("s", `${tmp}/second.tar`), (e: unknown) => {
+      assert.ok(e instanceof DigestMismatchError);
+      assert.match(e.message, /image @0: layer second\.tar: digest mismatch/);
+      return true;
+    });
+    await assert.rejects(Deno.stat(`${tmp}/o`), Deno.errors.NotFound);
+    // One file listed twice with two diff_ids cannot match both.
+    await writeTar(
+      `${tmp}/two-ids.tar`,
+      saveOf([["a.tar", await gzip(tar)], ["a.tar", await gzip(tar)]], [
+        digestOf(tar),
+        digestOf(tampered),
+      ]),
+    );
+    await assert.rejects(
+      openDockerArchiveSource("s", `${tmp}/two-ids.tar`),
+      /have the same content .* but the config gives them different diff_ids/,
+    );
+    // The same file listed twice under one diff_id is fine.
+    await writeTar(`${tmp}/same.tar`, twice(tar, tar));
+    await ociboxCopy(`docker-archive:${tmp}/same.tar`, `oci:${tmp}/same:x`);
+  });
+});
+
+Deno.test("docker-archive: a compressed layer's diff_id is checked while it streams", async () => {
+  await withTempDir(async (tmp) => {
+    const tar = layerTar(LAYER_A);
+    const other = layerTar(LAYER_B);
+    for (const pack of [gzip, zstd]) {
+      const blob = await pack(tar);
+      // Named by its digest (Docker 25+), or hashed at open: either way the digest is right
+      // and only the diff_id is wrong.
+      for (const name of [`blobs/sha256/${hex(digestOf(blob))}`, "l/layer.tar"]) {
+        await writeTar(`${tmp}/bad.tar`, saveOf([[name, blob]], [digestOf(other)]));
+        for (const to of [`oci:${tmp}/o:x`, `docker-archive:${tmp}/o.tar:x:y`]) {
+          await assert.rejects(ociboxCopy(`docker-archive:${tmp}/bad.tar`, to), (e: unknown) => {
+            assert.ok(e instanceof DigestMismatchError, `${name} -> ${to}`);
+            assert.match(e.message, /uncompressed content \(diff_id\): digest mismatch/);
+            return true;
+          });
+        }
+        assert.deepEqual((await leftovers(tmp)).filter((n) => n !== "bad.tar"), []);
+        await assert.rejects(Deno.stat(`${tmp}/o`), Deno.errors.NotFound);
+        await assert.rejects(Deno.stat(`${tmp}/o.tar`), Deno.errors.NotFound);
+        await writeTar(`${tmp}/good.tar`, saveOf([[name, blob]], [digestOf(tar)]));
+        await ociboxCopy(`docker-archive:${tmp}/good.tar`, `oci:${tmp}/good:x`);
+      }
+    }
+    // An uncompressed file's digest is its diff_id: a name saying otherwise is refused at once.
+    const named = `blobs/sha256/${hex(digestOf(tar))}`;
+    await writeTar(`${tmp}/named.tar`, saveOf([[named, tar]], [digestOf(other)]));
+    await assert.rejects(
+      openDockerArchiveSource("s", `${tmp}/named.tar`),
+      /uncompressed, so rootfs\.diff_ids\[0\] is its digest/,
+    );
+  });
+});
+
+Deno.test("docker-archive: manifest.json keys Go would read differently are refused", async () => {
+  await withTempDir(async (tmp) => {
+    const tar = layerTar(LAYER_A);
+    const files = saveOf([["a.tar", tar]], [digestOf(tar)]);
+    const item = JSON.parse(new TextDecoder().decode(files["manifest.json"] as Uint8Array))[0];
+    files["manifest.json"] = json([{ ...item, layers: [] }]);
+    await writeTar(`${tmp}/s.tar`, files);
+    await assert.rejects(
+      openDockerArchiveSource("s", `${tmp}/s.tar`),
+      /manifest\.json: \[0\]: "layers" and "Layers" both fill the field Layers/,
+    );
+    files["manifest.json"] = enc.encode("root:SECRETHASH:19000:0:99999:7:::\n");
+    await writeTar(`${tmp}/t.tar`, files);
+    await assert.rejects(openDockerArchiveSource("s", `${tmp}/t.tar`), {
+      message: "s: manifest.json: is not valid JSON",
+    });
   });
 });

@@ -6,15 +6,18 @@
  * @module
  */
 import { NotFoundError, UnsafePathError } from "../errors.ts";
-import { fileStream, readAllBytes } from "../io/file_stream.ts";
+import { readAllBytes } from "../io/file_stream.ts";
 import { cleanEntryPath } from "../layer/entry_path.ts";
-import { isFile } from "../io/bytes.ts";
+import { notRegular, statBeneath, streamBeneath } from "./safe_open.ts";
 
 /** Read-only access to named files of a stored image. */
 export interface LayoutFiles {
   /** Where the files are, for messages. */
   readonly location: string;
-  /** Whether the relative path names a regular file. */
+  /**
+   * Whether the relative path names a regular file; false when nothing is there. Something
+   * else there (a directory, a FIFO, a link leading outside) is an error, not a missing file.
+   */
   exists(rel: string): Promise<boolean>;
   /** Size of a regular file; NotFoundError when missing. */
   size(rel: string): Promise<number>;
@@ -31,27 +34,46 @@ export function missing(location: string, rel: string): NotFoundError {
   return new NotFoundError(`${location}: ${rel} does not exist`);
 }
 
-/** Files of a directory. `rel` must be clean (no `..`). */
+/**
+ * Files of a directory. `rel` must be clean (no `..`). Every file is resolved beneath the
+ * directory and must be a regular file (see safe_open.ts): symbolic links inside the directory
+ * are followed (docker saves link `<id>/layer.tar` to `../<hex>.tar`), ones leading out of it,
+ * FIFOs, devices and sockets are refused.
+ */
 export class DirFiles implements LayoutFiles {
   constructor(readonly location: string) {}
 
-  #path(rel: string): string {
+  #check(rel: string): string {
     if (cleanEntryPath(rel) !== rel || rel === "") {
       throw new UnsafePathError(rel, "not a clean relative path");
     }
-    return `${this.location}/${rel}`;
+    return rel;
+  }
+
+  /** The size of the regular file `rel`, or undefined when nothing is there. */
+  #size(rel: string): number | undefined {
+    const facts = statBeneath(this.location, this.#check(rel));
+    if (facts === undefined) return undefined;
+    if (facts.kind !== "regular file") throw notRegular(`${this.location}/${rel}`, facts.kind);
+    return facts.size;
   }
 
   exists(rel: string): Promise<boolean> {
-    return isFile(this.#path(rel));
+    try {
+      return Promise.resolve(this.#size(rel) !== undefined);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
-  async size(rel: string): Promise<number> {
+  size(rel: string): Promise<number> {
     try {
-      return (await Deno.stat(this.#path(rel))).size;
+      const size = this.#size(rel);
+      return size === undefined
+        ? Promise.reject(missing(this.location, rel))
+        : Promise.resolve(size);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw missing(this.location, rel);
-      throw e;
+      return Promise.reject(e);
     }
   }
 
@@ -59,13 +81,8 @@ export class DirFiles implements LayoutFiles {
     return readAllBytes(await this.stream(rel), limit);
   }
 
-  async stream(rel: string): Promise<ReadableStream<Uint8Array>> {
-    try {
-      return await fileStream(this.#path(rel));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw missing(this.location, rel);
-      throw e;
-    }
+  stream(rel: string): Promise<ReadableStream<Uint8Array>> {
+    return streamBeneath(this.location, this.#check(rel));
   }
 
   async list(): Promise<string[]> {

@@ -21,6 +21,7 @@ import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST } from "../image/media_ty
 import { writeFileAtomic } from "../io/atomic_file.ts";
 import { blobPath, storeBlob } from "../store/blob_dir.ts";
 import { DirFiles, type LayoutFiles } from "./layout_files.ts";
+import { statBeneath } from "./safe_open.ts";
 import type {
   BlobInfo,
   DestinationCapabilities,
@@ -130,6 +131,13 @@ export class OciLayoutDestination implements ImageDestination {
       }
       await writeFileAtomic(`${dir}/oci-layout`, new TextEncoder().encode(OCI_LAYOUT_FILE_CONTENT));
       await writeFileAtomic(`${dir}/index.json`, serializeIndex(emptyIndex()));
+    }
+    // Blobs are written by path: a `blobs` that leads out of the layout would take them along.
+    for (const sub of ["blobs", "blobs/sha256"]) {
+      const facts = statBeneath(dir, sub);
+      if (facts !== undefined && facts.kind !== "directory") {
+        throw new InvalidImageError(`${dir}/${sub}`, `is a ${facts.kind}, not a directory`);
+      }
     }
     await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
     return new OciLayoutDestination(name, dir, ref, created);

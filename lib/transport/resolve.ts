@@ -5,9 +5,10 @@
  * @module
  */
 import { verifyBytes } from "../digest/verify.ts";
-import { InvalidImageError, SizeMismatchError } from "../errors.ts";
+import { InvalidImageError, LimitExceededError, SizeMismatchError } from "../errors.ts";
 import { type ImageConfig, parseImageConfig } from "../image/config.ts";
 import type { Descriptor } from "../image/descriptor.ts";
+import { parseJsonText } from "../image/json_fields.ts";
 import { isImageConfigMediaType } from "../image/media_types.ts";
 import {
   type ParsedImageManifest,
@@ -31,8 +32,27 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
-const MAX_INDEX_DEPTH = 4;
+/**
+ * How many indexes may stand in a row above an image manifest (the top one included). Real
+ * images use one, sometimes two (an index of multi-platform indexes); every walker of an index
+ * graph (resolve, copy) stops here, so that a chain of indexes cannot run on without end.
+ */
+export const MAX_INDEX_DEPTH = 4;
 const CONFIG_LIMIT = 16 << 20;
+
+/**
+ * The error for an index at `depth` (0 for the top) when that is deeper than
+ * {@linkcode MAX_INDEX_DEPTH} allows; undefined when it is not.
+ */
+export function indexDepthError(srcName: string, depth: number): LimitExceededError | undefined {
+  if (depth < MAX_INDEX_DEPTH) return undefined;
+  return new LimitExceededError(
+    srcName,
+    MAX_INDEX_DEPTH,
+    `indexes nest more than ${MAX_INDEX_DEPTH} deep (ocibox follows at most ${MAX_INDEX_DEPTH} ` +
+      "indexes in a row above an image manifest)",
+  );
+}
 
 /** Reads the top-level manifest of `src`. */
 export async function readTopManifest(src: ImageSource, options: IoOptions = {}) {
@@ -72,9 +92,8 @@ export async function resolveManifest(
   let current: ParsedManifest = top;
   let chosen: Descriptor | undefined;
   for (let depth = 0; current.kind === "index"; depth++) {
-    if (depth >= MAX_INDEX_DEPTH) {
-      throw new InvalidImageError(src.name, `indexes nest more than ${MAX_INDEX_DEPTH} deep`);
-    }
+    const tooDeep = indexDepthError(src.name, depth);
+    if (tooDeep) throw tooDeep;
     chosen = choosePlatform(current.index.manifests, options.platform ?? hostPlatform());
     current = await readChildManifest(src, chosen, options);
   }
@@ -96,15 +115,7 @@ export async function readConfig(
   }
   const bytes = await readAllBytes(await src.getBlob(desc, options), CONFIG_LIMIT, "config");
   verifyBytes(bytes, desc, `${src.name}: config ${desc.digest}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new InvalidImageError(
-      `${src.name}: config`,
-      `is not valid JSON: ${(e as Error).message}`,
-    );
-  }
+  const json = parseJsonText(new TextDecoder().decode(bytes), `${src.name}: config`);
   return { bytes, config: parseImageConfig(json, `${src.name}: config`) };
 }
 

@@ -480,16 +480,28 @@ const SCAN_BUFFER = 64 * 1024;
  */
 export async function scanTarFile(file: Deno.FsFile): Promise<TarIndexEntry[]> {
   const index: TarIndexEntry[] = [];
+  await file.seek(0, Deno.SeekMode.Start);
+  await scanTarHeaders(file, (m) => index.push(m));
+  return index;
+}
+
+/**
+ * Calls `visit` for each member of the tar `file`, from where the file is positioned, reading
+ * only headers and seeking over data; what `visit` throws stops the scan.
+ */
+export async function scanTarHeaders(
+  file: Deno.FsFile,
+  visit: (member: TarIndexEntry) => void,
+): Promise<void> {
   const parser: TarReader = new TarReader({
     entry(entry, headerOffset) {
-      index.push({ entry, headerOffset, dataOffset: parser.offset });
+      visit({ entry, headerOffset, dataOffset: parser.offset });
     },
     data() {},
     entryEnd() {},
   });
   const fileSize = (await file.stat()).size;
   const buf = new Uint8Array(SCAN_BUFFER);
-  await file.seek(0, Deno.SeekMode.Start);
   while (!parser.sawEndOfArchive) {
     const skippable = parser.skippableBytes;
     if (skippable > SCAN_BUFFER) {
@@ -504,5 +516,4 @@ export async function scanTarFile(file: Deno.FsFile): Promise<TarIndexEntry[]> {
     parser.push(buf.subarray(0, n));
   }
   parser.end();
-  return index;
 }
