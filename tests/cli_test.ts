@@ -245,7 +245,7 @@ Deno.test("cli: a tampered blob fails the copy with digest mismatch, expected an
 });
 
 Deno.test("cli: unpack into a non-empty directory is a failure (exit 1), not a usage error", async () => {
-  // lib/runtime/unpack_bundle.ts throws UsageError (exit 2) here, but the command line was
+  // lib/bundle/unpack_bundle.ts throws UsageError (exit 2) here, but the command line was
   // fine: the file system holds something in the way, which is a failure (exit 1).
   const dir = await Deno.makeTempDir({ prefix: "ocibox-cli-" });
   try {

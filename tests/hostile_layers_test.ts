@@ -94,7 +94,7 @@ import {
   UnsafePathError,
   UserNotFoundError,
 } from "../lib/errors.ts";
-import { unpackBundle } from "../lib/runtime/unpack_bundle.ts";
+import { unpackBundle } from "../lib/bundle/unpack_bundle.ts";
 import { openSource } from "../lib/transport/open.ts";
 import {
   buildTar,

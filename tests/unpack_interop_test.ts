@@ -21,7 +21,7 @@
  */
 import assert from "node:assert/strict";
 import { openSource } from "../lib/transport/open.ts";
-import { unpackBundle } from "../lib/runtime/unpack_bundle.ts";
+import { unpackBundle } from "../lib/bundle/unpack_bundle.ts";
 import { peerTest, run } from "./support/peers.ts";
 import { buildTar, type LayerSpec, type MemberSpec, writeImage } from "./support/images.ts";
 import { diffSnapshots, snapshotTree, type TreeSnapshot } from "./support/tree_snapshot.ts";

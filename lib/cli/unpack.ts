@@ -4,7 +4,7 @@
  */
 import { openSource } from "../transport/open.ts";
 import { parseTransportRef } from "../transport/transport_ref.ts";
-import { unpackBundle } from "../runtime/unpack_bundle.ts";
+import { unpackBundle } from "../bundle/unpack_bundle.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, reporterFor, withInterrupt } from "./common.ts";
 import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
