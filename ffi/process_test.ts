@@ -1,86 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  CLONE,
-  cloneExec,
-  closeFd,
-  execveStep,
-  kill,
-  pipe,
-  readFd,
-  SIGCHLD,
-  spawnSyscalls,
-  SYS,
-  waitPid,
-} from "./process.ts";
-import { AT_FDCWD, O_RDONLY } from "./constants.ts";
-import { openat } from "./fs.ts";
-import { peerTest, which } from "../tests/support/peers.ts";
-
-peerTest("cloneExec runs a program in new namespaces", { peers: ["busybox"], root: true }, () => {
-  const [r, w] = pipe(true);
-  const flags = CLONE.NEWUTS | CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWIPC;
-  const pid = cloneExec(flags, which("busybox")!, [
-    "busybox",
-    "sh",
-    "-c",
-    `hostname inside; echo "$(hostname) $$" >&${w}`,
-  ], ["PATH=/bin"]);
-  closeFd(w);
-  const buf = new Uint8Array(256);
-  const n = readFd(r, buf);
-  closeFd(r);
-  assert.deepEqual(waitPid(pid), { exited: true, code: 0 });
-  // The child set its own hostname and was pid 1 of its pid namespace; ours is unchanged.
-  assert.equal(new TextDecoder().decode(buf.subarray(0, n)).trim(), "inside 1");
-  assert.notEqual(Deno.hostname(), "inside");
-});
+import { cloneExec, execveStep, spawnSyscalls, SYS, waitPid } from "./process.ts";
 
 Deno.test("cloneExec reports exec failure as exit 127", () => {
   const pid = cloneExec(0, "/nonexistent/program", ["x"], []);
   assert.deepEqual(waitPid(pid), { exited: true, code: 127 });
 });
-
-peerTest(
-  "spawnSyscalls joins another process's namespaces and forks into its pid namespace",
-  { peers: ["busybox"], root: true },
-  () => {
-    const busybox = which("busybox")!;
-    const host = cloneExec(CLONE.NEWUTS | CLONE.NEWPID, busybox, [
-      "busybox",
-      "sh",
-      "-c",
-      "hostname joined; sleep 5",
-    ], []);
-    try {
-      // Wait until the target has set its hostname.
-      for (let i = 0; i < 100 && readText(`/proc/${host}/comm`) !== "sleep"; i++) sleepMs(10);
-      const uts = openat(AT_FDCWD, `/proc/${host}/ns/uts`, O_RDONLY);
-      const pidns = openat(AT_FDCWD, `/proc/${host}/ns/pid`, O_RDONLY);
-      const [r, w] = pipe(true);
-      const report = spawnSyscalls(0, [
-        { nr: SYS.setns, args: [uts, CLONE.NEWUTS], label: "join uts" },
-        { nr: SYS.setns, args: [pidns, CLONE.NEWPID], label: "join pid" },
-        { nr: SYS.clone, args: [SIGCHLD, 0, 0, 0, 0], mode: "fork", label: "fork" },
-        execveStep(busybox, ["busybox", "sh", "-c", `echo "$(hostname) $$" >&${w}`], []),
-      ]);
-      closeFd(w);
-      closeFd(uts);
-      closeFd(pidns);
-      assert.equal(report.failed, undefined);
-      const buf = new Uint8Array(256);
-      const n = readFd(r, buf);
-      closeFd(r);
-      // The grandchild saw the other hostname and got a pid of the other namespace (1 is taken).
-      const [name, pid] = new TextDecoder().decode(buf.subarray(0, n)).trim().split(" ");
-      assert.equal(name, "joined");
-      assert.ok(Number(pid) > 1 && Number(pid) < 100, pid);
-      assert.notEqual(report.pid, host);
-    } finally {
-      kill(host, 9);
-      waitPid(host);
-    }
-  },
-);
 
 Deno.test("spawnSyscalls reports the step that failed and its errno", () => {
   const report = spawnSyscalls(0, [
@@ -92,15 +16,3 @@ Deno.test("spawnSyscalls reports the step that failed and its errno", () => {
   assert.equal(report.failed?.errno, 9); // EBADF
   assert.deepEqual(waitPid(report.pid), { exited: true, code: 126 });
 });
-
-function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return "";
-  }
-}
-
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}

@@ -4,7 +4,6 @@ import {
   isatty,
   makeRaw,
   openPty,
-  openPtyIn,
   POLL,
   pollFd,
   readAvailable,
@@ -12,8 +11,6 @@ import {
   setWinsize,
 } from "./pty.ts";
 import { closeFd, pipe, readFd, writeFd } from "./process.ts";
-import { AT_FDCWD, O_DIRECTORY, O_PATH } from "./constants.ts";
-import { close, openat } from "./fs.ts";
 import { ErrnoError } from "./errno.ts";
 
 const enc = new TextEncoder();
@@ -119,25 +116,5 @@ Deno.test("pollFd: timeout, readiness, and EOF (EIO) once the slave closes", asy
     assert.equal(readAvailable(master, buf), 0);
   } finally {
     closeFd(master);
-  }
-});
-
-Deno.test("openPtyIn opens a pty of the devpts under a root, its slave by TIOCGPTPEER", () => {
-  const root = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
-  try {
-    const pty = openPtyIn(root, "/dev/pts/ptmx");
-    try {
-      assert.match(pty.name, /^\/dev\/pts\/\d+$/);
-      assert.ok(isatty(pty.slave));
-      writeFd(pty.slave, new TextEncoder().encode("peer\n"));
-      const buf = new Uint8Array(64);
-      const n = readFd(pty.master, buf);
-      assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "peer\r\n");
-    } finally {
-      close(pty.master);
-      close(pty.slave);
-    }
-  } finally {
-    close(root);
   }
 });

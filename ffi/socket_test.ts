@@ -11,7 +11,6 @@ import {
 import { openPty, POLL, pollFd } from "./pty.ts";
 import { closeFd, pipe, readFd, writeFd } from "./process.ts";
 import { ErrnoError } from "./errno.ts";
-import { peerTest } from "../tests/support/peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -121,86 +120,3 @@ Deno.test("socket errors: missing path, over-long path, address in use, bad name
     Deno.removeSync(dir, { recursive: true });
   }
 });
-
-peerTest("interop with Python's socket.send_fds/recv_fds", { peers: ["python3"] }, async () => {
-  // An independent SCM_RIGHTS implementation checks the hand-built msghdr/cmsghdr layout.
-  const dir = Deno.makeTempDirSync({ prefix: "ocibox-sock-" });
-  const path = `${dir}/py.sock`;
-  const listener = listenUnix(path);
-  const [r, w] = pipe();
-  try {
-    const script = `
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-pr, pw = os.pipe()
-os.write(pw, b"from python")
-os.close(pw)
-socket.send_fds(s, [b"/dev/ptmx"], [pr])
-msg, fds, _, _ = socket.recv_fds(s, 4096, 4)
-assert len(fds) == 1, fds
-os.write(fds[0], b"from deno via " + msg)
-`;
-    const child = new Deno.Command("python3", {
-      args: ["-c", script, path],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    assert.ok(await pollFd(listener, POLL.IN, 10_000), "python did not connect");
-    const conn = acceptFd(listener);
-    assert.ok(await pollFd(conn, POLL.IN, 10_000), "python sent nothing");
-    const got = recvFd(conn);
-    assert.equal(got.name, "/dev/ptmx");
-    assert.equal(readAll(got.fd), "from python");
-    closeFd(got.fd);
-    sendFd(conn, w, "pipe");
-    closeFd(w);
-    const out = await child.output();
-    closeFd(conn);
-    assert.equal(out.code, 0, dec.decode(out.stderr));
-    assert.equal(readAll(r), "from deno via pipe");
-  } finally {
-    closeFd(r);
-    closeFd(listener);
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
-
-peerTest(
-  "recvFd refuses a message with two fds and closes both",
-  { peers: ["python3"] },
-  async () => {
-    const dir = Deno.makeTempDirSync({ prefix: "ocibox-sock-" });
-    const path = `${dir}/two.sock`;
-    const listener = listenUnix(path);
-    try {
-      const script = `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-socket.send_fds(s, [b"two"], [0, 1])
-s.recv(1)
-`;
-      const child = new Deno.Command("python3", {
-        args: ["-c", script, path],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      assert.ok(await pollFd(listener, POLL.IN, 10_000), "python did not connect");
-      const conn = acceptFd(listener);
-      assert.ok(await pollFd(conn, POLL.IN, 10_000), "python sent nothing");
-      const openFds = () => Array.from(Deno.readDirSync("/proc/self/fd")).length;
-      const before = openFds();
-      assert.throws(() => recvFd(conn), /expected one fd, got 2/);
-      assert.equal(openFds(), before, "the received fds were closed");
-      closeFd(conn); // python's recv(1) sees EOF and exits
-      const out = await child.output();
-      assert.equal(out.code, 0, dec.decode(out.stderr));
-    } finally {
-      closeFd(listener);
-      Deno.removeSync(dir, { recursive: true });
-    }
-  },
-);

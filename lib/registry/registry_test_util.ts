@@ -1,17 +1,10 @@
 /**
- * Helpers for the registry tests: real HTTP(S) servers on 127.0.0.1 with a random port, and one
- * test PKI (CA, server certificate for 127.0.0.1/localhost, client certificate) per process.
+ * Helpers for the registry unit tests: real HTTP(S) servers on 127.0.0.1 with a random port and
+ * raw TCP servers that misbehave below HTTP. Nothing here needs a peer tool: the test PKI (made
+ * with openssl) and the TLS checks built on it live with the peer tests (support/test_pki.ts).
  * @module
  */
-import {
-  type CertAuthority,
-  type CertKeyPair,
-  makeCa,
-  makeCertDir,
-  makeClientCert,
-  makeServerCert,
-} from "../../tests/support/certs.ts";
-import { rejects, strictEqual } from "node:assert/strict";
+import { rejects } from "node:assert/strict";
 import { NetworkError } from "../errors.ts";
 import type { HttpRequest, HttpTransport } from "./http/types.ts";
 
@@ -46,39 +39,6 @@ export function serve(
     port,
     close: () => server.shutdown(),
   };
-}
-
-/** The test PKI: files in `dir`, `certDir` trusting the CA with a client certificate. */
-export interface TestPki {
-  dir: string;
-  ca: CertAuthority;
-  server: CertKeyPair;
-  client: CertKeyPair;
-  /** A skopeo-style cert dir: ca.crt, client.cert, client.key. */
-  certDir: string;
-  /** A cert dir with only ca.crt. */
-  caOnlyDir: string;
-}
-
-let pki: Promise<TestPki> | undefined;
-
-/** Makes (once per process) the test PKI in a temporary directory. */
-export function testPki(): Promise<TestPki> {
-  pki ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "ocibox-pki-" });
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* already gone */ }
-    });
-    const ca = await makeCa(`${dir}/ca`);
-    const server = await makeServerCert(`${dir}/server`, ca);
-    const client = await makeClientCert(`${dir}/client`, ca);
-    const certDir = await makeCertDir(`${dir}/certs.d`, ca, client);
-    const caOnlyDir = await makeCertDir(`${dir}/ca-only`, ca);
-    return { dir, ca, server, client, certDir, caOnlyDir };
-  })();
-  return pki;
 }
 
 /** A raw TCP listener on 127.0.0.1 for servers that misbehave below HTTP. */
@@ -130,55 +90,6 @@ export async function bodyText(body: ReadableStream<Uint8Array> | null): Promise
   return body ? await new Response(body).text() : "";
 }
 
-/**
- * openssl's test server on 127.0.0.1, answering over TLS with the test PKI's server certificate
- * and insisting on a client certificate issued by the test CA (`-www`: a page describing the
- * session). Resolves once it accepts connections.
- */
-export async function startMutualTlsServer(
-  pki: TestPki,
-): Promise<{ url: URL; stop(): Promise<void> }> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const server = new Deno.Command("openssl", {
-    args: [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-cert",
-      pki.server.certPath,
-      "-key",
-      pki.server.keyPath,
-      "-CAfile",
-      pki.ca.certPath,
-      "-Verify",
-      "1",
-      "-verify_return_error",
-      "-www",
-      "-quiet",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 50; i++) {
-    try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      c.close();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    url: new URL(`https://127.0.0.1:${port}/`),
-    async stop() {
-      server.kill();
-      await server.status;
-    },
-  };
-}
-
 /** Asserts that `t` reports a refused connection as a NetworkError of kind "connect". */
 export async function assertRefusedIsTyped(t: HttpTransport): Promise<void> {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -188,42 +99,6 @@ export async function assertRefusedIsTyped(t: HttpTransport): Promise<void> {
     t.send(getRequest(`http://127.0.0.1:${port}/`)),
     (e) => e instanceof NetworkError && e.kind === "connect" && /refused/i.test(e.message),
   );
-}
-
-/**
- * The TLS contract of a transport against a server with the test PKI's certificate: `plain`
- * (default roots) refuses it as a TLS error whose message matches `unknownIssuer`; `trusting`
- * (the test CA added) reads it by IP and by name, and sends a sized stream to it.
- */
-export async function assertTlsTrust(
-  plain: HttpTransport,
-  trusting: HttpTransport,
-  unknownIssuer: RegExp,
-): Promise<void> {
-  const pki = await testPki();
-  const srv = serve(() => new Response("secret"), {
-    cert: pki.server.certPem,
-    key: pki.server.keyPem,
-  });
-  try {
-    await rejects(
-      plain.send(getRequest(srv.url)),
-      (e) => e instanceof NetworkError && e.kind === "tls" && unknownIssuer.test(e.message),
-    );
-    for (const host of ["127.0.0.1", "localhost"]) {
-      const res = await trusting.send(getRequest(`https://${host}:${srv.port}/`));
-      strictEqual(await bodyText(res.body), "secret");
-    }
-    const res = await trusting.send({
-      method: "PUT",
-      url: srv.url,
-      headers: new Headers({ "content-length": "3" }),
-      body: new Blob(["abc"]).stream(),
-    });
-    strictEqual(await bodyText(res.body), "secret");
-  } finally {
-    await srv.close();
-  }
 }
 
 /** How one request body arrived: its length and framing headers. */

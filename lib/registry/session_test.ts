@@ -1,13 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { NetworkError, RegistryError } from "../errors.ts";
-import {
-  rawRegistry,
-  serve,
-  stall,
-  testPki,
-  type TestServer,
-  writeAll,
-} from "./registry_test_util.ts";
+import { rawRegistry, serve, stall, type TestServer, writeAll } from "./registry_test_util.ts";
 import { hasUnsafeText } from "../report/safe_text.ts";
 import { isLoopbackHost, RegistrySession } from "./session.ts";
 
@@ -508,34 +501,6 @@ Deno.test("RegistrySession: loopback falls back to http; other hosts must speak 
   } finally {
     local.close();
     strict.close();
-    await srv.close();
-  }
-});
-
-Deno.test("RegistrySession: https with a CA from certDir; verify=false accepts any certificate", async () => {
-  const pki = await testPki();
-  const srv = serve(() => new Response("{}"), { cert: pki.server.certPem, key: pki.server.keyPem });
-  const trusted = new RegistrySession({ host: srv.host, tls: { certDir: pki.caOnlyDir } });
-  const insecure = new RegistrySession({ host: srv.host, tls: { verify: false } });
-  const untrusted = new RegistrySession({
-    host: `localhost:${srv.port}`,
-    retry: { attempts: 1 },
-    env: () => undefined,
-  });
-  try {
-    strictEqual((await trusted.ping()).base.protocol, "https:");
-    strictEqual((await insecure.ping()).base.protocol, "https:");
-    // Loopback may fall back to http, but that fails too: both reasons are reported.
-    await rejects(
-      untrusted.ping(),
-      (e) =>
-        e instanceof NetworkError && /UnknownIssuer/.test(e.message) &&
-        /; http: /.test(e.message),
-    );
-  } finally {
-    trusted.close();
-    insecure.close();
-    untrusted.close();
     await srv.close();
   }
 });

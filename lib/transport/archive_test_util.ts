@@ -1,10 +1,13 @@
 /**
  * Test helpers for the dir:, oci-archive: and docker-archive: transports: small images built in
- * memory (no peer tools needed) or with umoci, copies through ocibox, and the facts (config
- * digest, diff_ids, layer digests, uncompressed layer content digests) that ocibox and skopeo
- * report about an image, reduced to one shape for comparison.
+ * memory, copies through ocibox, the facts (config digest, diff_ids, layer digests, uncompressed
+ * layer content digests) ocibox reports about an image, and FIFOs made without a `mkfifo` tool.
+ * None needs a peer tool or root; the umoci and skopeo counterparts live with the peer tests
+ * (support/transport_peers.ts).
  * @module
  */
+import { AT_FDCWD, S_IFIFO } from "../../ffi/constants.ts";
+import { mknodat } from "../../ffi/fs.ts";
 import { digestOf } from "../digest/digester.ts";
 import { layerCompression } from "../image/media_types.ts";
 import { hostPlatform } from "../image/platform.ts";
@@ -12,14 +15,12 @@ import { compress, decompress } from "../layer/compression.ts";
 import { makeEntry } from "../layer/tar/entry.ts";
 import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../layer/tar/writer.ts";
 import { quietReporter } from "../report/reporter.ts";
-import { IS_ROOT, run } from "../../tests/support/peers.ts";
 import { copyImage, type CopyOptions, type CopyResult } from "./copy.ts";
 import { openDestination, openSource } from "./open.ts";
 import { OciLayoutDestination } from "./oci_layout.ts";
 import { resolveImage } from "./resolve.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** Runs `fn` with a fresh temporary directory that is removed afterwards. */
 export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -29,6 +30,11 @@ export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<v
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Makes a FIFO at `path` with mknod(2), as `mkfifo` would. */
+export function mkfifo(path: string, mode = 0o644): void {
+  mknodat(AT_FDCWD, path, S_IFIFO | mode, 0, 0);
 }
 
 /** The bytes of an uncompressed layer tar holding `files` (path -> text; "->x" is a symlink). */
@@ -167,32 +173,6 @@ export async function tamperGzipBlob(layout: string, digest: string): Promise<vo
   await Deno.writeFile(path, bytes);
 }
 
-/** Builds a one-layer-per-directory image with umoci: `<layout>:<tag>`. */
-export async function makeUmociImage(
-  root: string,
-  layers: Record<string, string>[],
-  tag = "t",
-): Promise<string> {
-  const layout = `${root}/umoci-layout`;
-  await run("umoci", ["init", "--layout", layout]);
-  await run("umoci", ["new", "--image", `${layout}:${tag}`]);
-  for (const [i, files] of layers.entries()) {
-    const src = `${root}/umoci-src-${i}`;
-    for (const [path, text] of Object.entries(files)) {
-      const full = `${src}/${path}`;
-      await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-      if (text.startsWith("->")) await Deno.symlink(text.slice(2), full);
-      else await Deno.writeTextFile(full, text);
-    }
-    await run("umoci", ["insert", ...rootless(), "--image", `${layout}:${tag}`, src, "/"]);
-  }
-  return layout;
-}
-
-function rootless(): string[] {
-  return IS_ROOT ? [] : ["--rootless"];
-}
-
 /** Copies `from` to `to` through ocibox (quietly), closing both ends. */
 export async function ociboxCopy(
   from: string,
@@ -217,18 +197,6 @@ export interface ImageFacts {
   configDigest: string;
   diffIds: string[];
   layerDigests: string[];
-}
-
-/** The facts skopeo reports (`inspect --raw`, `inspect --config --raw`). */
-export async function skopeoFacts(location: string): Promise<ImageFacts> {
-  const manifest = JSON.parse(await run("skopeo", ["inspect", "--raw", location]));
-  const configText = await run("skopeo", ["inspect", "--config", "--raw", location]);
-  const config = JSON.parse(configText);
-  return {
-    configDigest: digestOf(enc.encode(configText)),
-    diffIds: config.rootfs.diff_ids,
-    layerDigests: manifest.layers.map((l: { digest: string }) => l.digest),
-  };
 }
 
 /**
@@ -258,32 +226,6 @@ export async function ociboxFacts(
   } finally {
     await src.close();
   }
-}
-
-/**
- * Has skopeo copy `location` into a fresh OCI layout, unpacks that with umoci, and returns the
- * text of each of `paths` in the rootfs ("->target" for symlinks).
- */
-export async function unpackWithPeers(
-  root: string,
-  location: string,
-  paths: string[],
-): Promise<Record<string, string>> {
-  const layout = `${root}/unpack-layout`;
-  const bundle = `${root}/unpack-bundle`;
-  await run("skopeo", ["copy", "--quiet", location, `oci:${layout}:u`]);
-  await run("umoci", ["unpack", ...rootless(), "--image", `${layout}:u`, bundle]);
-  const out: Record<string, string> = {};
-  for (const p of paths) {
-    const full = `${bundle}/rootfs/${p}`;
-    const st = await Deno.lstat(full);
-    out[p] = st.isSymlink
-      ? `->${await Deno.readLink(full)}`
-      : dec.decode(await Deno.readFile(full));
-  }
-  await Deno.remove(layout, { recursive: true });
-  await Deno.remove(bundle, { recursive: true });
-  return out;
 }
 
 /** Names in `dir` that a writer left behind (`.tmp-*`). */

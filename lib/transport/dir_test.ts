@@ -7,24 +7,19 @@ import {
   NotFoundError,
   UnsafePathError,
 } from "../errors.ts";
-import { hostPlatform } from "../image/platform.ts";
-import { peerTest, run } from "../../tests/support/peers.ts";
 import {
   LAYER_A,
   LAYER_B,
   leftovers,
   makeLayout,
-  makeUmociImage,
+  mkfifo,
   ociboxCopy,
   ociboxFacts,
-  skopeoFacts,
   tamperGzipBlob,
   treeDigest,
-  unpackWithPeers,
   withTempDir,
 } from "./archive_test_util.ts";
 import { DIR_TRANSPORT_VERSION, openDirDestination, openDirSource } from "./dir.ts";
-import { OciLayoutDestination } from "./oci_layout.ts";
 
 const enc = new TextEncoder();
 
@@ -135,113 +130,6 @@ Deno.test("dir: a missing directory or manifest is a NotFoundError", async () =>
   });
 });
 
-/** Adds an image index tagged `idx` over the image `img` of `layout`; returns its digest. */
-async function addIndex(layout: string, manifestDigest: string): Promise<string> {
-  const size = (await Deno.stat(`${layout}/blobs/sha256/${manifestDigest.slice(7)}`)).size;
-  const index = enc.encode(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      digest: manifestDigest,
-      size,
-      platform: hostPlatform(),
-    }],
-  }));
-  const dst = await OciLayoutDestination.open(`oci:${layout}:idx`, layout, "idx");
-  await dst.putManifest({ bytes: index, mediaType: "application/vnd.oci.image.index.v1+json" });
-  await dst.commit();
-  return digestOf(index);
-}
-
-peerTest(
-  "dir: reads what skopeo wrote, with skopeo's digests",
-  { peers: ["skopeo", "umoci"] },
-  async () => {
-    await withTempDir(async (tmp) => {
-      const layout = await makeUmociImage(tmp, [LAYER_A, LAYER_B]);
-      await run("skopeo", ["copy", "--quiet", `oci:${layout}:t`, `dir:${tmp}/D`]);
-      const theirs = await skopeoFacts(`dir:${tmp}/D`);
-      const ours = await ociboxFacts(`dir:${tmp}/D`);
-      assert.equal(ours.configDigest, theirs.configDigest);
-      assert.deepEqual(ours.diffIds, theirs.diffIds);
-      assert.deepEqual(ours.layerDigests, theirs.layerDigests);
-      assert.deepEqual(ours.contentDigests, theirs.diffIds);
-    });
-  },
-);
-
-peerTest(
-  "dir: skopeo and umoci read what ocibox wrote",
-  { peers: ["skopeo", "umoci"] },
-  async () => {
-    await withTempDir(async (tmp) => {
-      const img = await makeLayout(`${tmp}/L`, [LAYER_A, LAYER_B]);
-      await ociboxCopy(img.location, `dir:${tmp}/D`);
-      const theirs = await skopeoFacts(`dir:${tmp}/D`);
-      assert.equal(theirs.configDigest, img.configDigest);
-      assert.deepEqual(theirs.layerDigests, img.layerDigests);
-      const files = await unpackWithPeers(tmp, `dir:${tmp}/D`, [
-        "data/hello.txt",
-        "data/link",
-        "data/second.txt",
-      ]);
-      assert.deepEqual(files, {
-        "data/hello.txt": "hello\n",
-        "data/link": "->hello.txt",
-        "data/second.txt": "second layer\n",
-      });
-      // skopeo overwrites what ocibox wrote, so the version file is one it accepts.
-      await run("skopeo", ["copy", "--quiet", img.location, `dir:${tmp}/D`]);
-    });
-  },
-);
-
-peerTest(
-  "dir: an index copied with all keeps per-instance manifests",
-  { peers: ["skopeo"] },
-  async () => {
-    await withTempDir(async (tmp) => {
-      const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
-      const indexDigest = await addIndex(img.layout, img.manifestDigest);
-
-      await ociboxCopy(`oci:${img.layout}:idx`, `dir:${tmp}/ours`, { all: true });
-      const ourFiles = await treeDigest(`${tmp}/ours`);
-      assert.equal(ourFiles["manifest.json"], indexDigest);
-      assert.equal(ourFiles[`${img.manifestDigest.slice(7)}.manifest.json`], img.manifestDigest);
-      // skopeo reads the index and the instance through it.
-      const raw = await run("skopeo", ["inspect", "--raw", `dir:${tmp}/ours`]);
-      assert.equal(digestOf(enc.encode(raw)), indexDigest);
-      await run("skopeo", ["copy", "--quiet", "--all", `dir:${tmp}/ours`, `oci:${tmp}/back:x`]);
-
-      // ...and ocibox reads skopeo's --all output the same way.
-      await run("skopeo", [
-        "copy",
-        "--quiet",
-        "--all",
-        `oci:${img.layout}:idx`,
-        `dir:${tmp}/theirs`,
-      ]);
-      assert.deepEqual(await treeDigest(`${tmp}/theirs`), {
-        ...ourFiles,
-        version: digestOf(enc.encode(DIR_TRANSPORT_VERSION)),
-      });
-      const src = await openDirSource(`dir:${tmp}/theirs`, `${tmp}/theirs`);
-      try {
-        assert.equal(digestOf((await src.getManifest()).bytes), indexDigest);
-        assert.equal(
-          digestOf((await src.getManifest(img.manifestDigest)).bytes),
-          img.manifestDigest,
-        );
-        await assert.rejects(src.getManifest(img.configDigest), NotFoundError);
-      } finally {
-        await src.close();
-      }
-      assert.equal((await ociboxFacts(`dir:${tmp}/theirs`)).configDigest, img.configDigest);
-    });
-  },
-);
-
 Deno.test("dir: files that lead out of the directory or are not regular files are refused", async () => {
   await withTempDir(async (tmp) => {
     const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
@@ -261,7 +149,7 @@ Deno.test("dir: files that lead out of the directory or are not regular files ar
       return true;
     });
     await Deno.remove(`${tmp}/D/manifest.json`);
-    await new Deno.Command("mkfifo", { args: [`${tmp}/D/manifest.json`] }).output();
+    mkfifo(`${tmp}/D/manifest.json`);
     await assert.rejects(openDirSource("d", `${tmp}/D`), NotAFileError);
   });
 });
@@ -271,7 +159,7 @@ Deno.test("dir: a destination whose version file is a FIFO is refused, not waite
     const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
     await Deno.mkdir(`${tmp}/D`);
     await Deno.writeTextFile(`${tmp}/D/keep`, "someone's file");
-    await new Deno.Command("mkfifo", { args: [`${tmp}/D/version`] }).output();
+    mkfifo(`${tmp}/D/version`);
     await assert.rejects(ociboxCopy(img.location, `dir:${tmp}/D`), NotAFileError);
     assert.equal(await Deno.readTextFile(`${tmp}/D/keep`), "someone's file");
   });

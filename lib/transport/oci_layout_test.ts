@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { InvalidImageError, NotAFileError, UnsafePathError } from "../errors.ts";
-import { LAYER_A, makeLayout, ociboxCopy, treeDigest, withTempDir } from "./archive_test_util.ts";
+import {
+  LAYER_A,
+  makeLayout,
+  mkfifo,
+  ociboxCopy,
+  treeDigest,
+  withTempDir,
+} from "./archive_test_util.ts";
 import { openSource } from "./open.ts";
 
 const SECRET = "root:SECRETHASH:19000:0:99999:7:::\n";
@@ -39,7 +46,7 @@ Deno.test("oci: an index.json or oci-layout that is a FIFO or socket is refused 
     const img = await makeLayout(`${tmp}/L`, [LAYER_A]);
     for (const rel of ["index.json", "oci-layout"]) {
       await Deno.rename(`${tmp}/L/${rel}`, `${tmp}/saved`);
-      await new Deno.Command("mkfifo", { args: [`${tmp}/L/${rel}`] }).output();
+      mkfifo(`${tmp}/L/${rel}`);
       await assert.rejects(openSource(img.location), {
         name: "NotAFileError",
         message: `${tmp}/L/${rel}: is a FIFO, not a regular file`,

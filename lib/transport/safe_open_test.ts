@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NotAFileError, NotFoundError, UnsafePathError } from "../errors.ts";
-import { withTempDir } from "./archive_test_util.ts";
+import { mkfifo, withTempDir } from "./archive_test_util.ts";
 import { openArchivePath, statBeneath, streamBeneath } from "./safe_open.ts";
 
 async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
@@ -68,7 +68,7 @@ Deno.test("streamBeneath refuses links that lead out of the directory", async ()
 Deno.test("streamBeneath refuses FIFOs, sockets, devices and directories without blocking", async () => {
   await withTempDir(async (tmp) => {
     await Deno.mkdir(`${tmp}/root/dir`, { recursive: true });
-    await new Deno.Command("mkfifo", { args: [`${tmp}/root/fifo`] }).output();
+    mkfifo(`${tmp}/root/fifo`);
     await Deno.symlink("/dev/zero", `${tmp}/root/zero`); // leaves the root: refused for that
     await withSocket(`${tmp}/root/sock`, async () => {
       const cases: [string, string][] = [
@@ -106,7 +106,7 @@ Deno.test("openArchivePath takes regular files and pipes and refuses the rest", 
         held.close();
       }
     }
-    await new Deno.Command("mkfifo", { args: [`${tmp}/fifo`] }).output();
+    mkfifo(`${tmp}/fifo`);
     const fifo = openArchivePath(`${tmp}/fifo`);
     assert.equal(fifo.kind, "FIFO");
     fifo.close();

@@ -11,7 +11,6 @@ import {
   TypeFlag,
   type UstarFields,
 } from "./header.ts";
-import { python } from "./interop_test_util.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -109,37 +108,22 @@ Deno.test("checksum: zero blocks, mismatches, unparsable field", () => {
   assert.throws(() => checkHeaderBlock(block, 0, 7), /invalid header checksum field/);
 });
 
-Deno.test("names: invalid UTF-8 decodes like Python's surrogateescape and encodes back", async () => {
-  const samples: Uint8Array[] = [
-    enc("plain"),
-    enc("héllo ☃ 𝄞"),
-    new Uint8Array([0x61, 0xff, 0x62]),
-    new Uint8Array([0xc0, 0x80]), // overlong NUL
-    new Uint8Array([0xed, 0xa0, 0x80]), // encoded surrogate
-    new Uint8Array([0xe2, 0x82]), // truncated sequence
-    new Uint8Array([0xe2, 0x82, 0x41]),
-    new Uint8Array([0xf4, 0x90, 0x80, 0x80]), // above U+10FFFF
-    new Uint8Array([0xf0, 0x9f, 0x98, 0x80, 0x80]),
+Deno.test("names: bytes that are not UTF-8 become lone surrogates and encode back", () => {
+  // Python's surrogateescape for each (the tar interop tests compare many more with Python).
+  const cases: [number[], string][] = [
+    [[0x61, 0xff, 0x62], "a\udcffb"],
+    [[0xc0, 0x80], "\udcc0\udc80"], // overlong NUL
+    [[0xed, 0xa0, 0x80], "\udced\udca0\udc80"], // encoded surrogate
+    [[0xe2, 0x82], "\udce2\udc82"], // truncated sequence
+    [[0xe2, 0x82, 0x41], "\udce2\udc82A"],
+    [[0xf4, 0x90, 0x80, 0x80], "\udcf4\udc90\udc80\udc80"], // above U+10FFFF
   ];
-  let seed = 42;
-  for (let i = 0; i < 300; i++) {
-    const b = new Uint8Array(1 + (i % 13));
-    for (let k = 0; k < b.length; k++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      b[k] = seed % 3 === 0 ? 0x61 : 0x80 + (seed >> 8) % 0x80;
-    }
-    samples.push(b);
+  for (const [bytes, text] of cases) {
+    const b = new Uint8Array(bytes);
+    assert.equal(decodeTarString(b, 0, b.length), text);
+    assert.deepEqual(encodeTarString(text), b);
   }
-  const hex = samples.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""));
-  const expected = await python<string[]>(
-    "import sys, json; print(json.dumps([bytes.fromhex(h).decode('utf-8', 'surrogateescape') for h in sys.argv[1:]]))",
-    hex,
-  );
-  samples.forEach((b, i) => {
-    const s = decodeTarString(b, 0, b.length);
-    assert.equal(s, expected[i], hex[i]);
-    assert.deepEqual(encodeTarString(s), b, hex[i]);
-  });
+  assert.equal(decodeTarString(enc("héllo ☃ 𝄞"), 0, enc("héllo ☃ 𝄞").length), "héllo ☃ 𝄞");
   assert.equal(decodeTarString(enc("x".repeat(5000)), 0, 5000), "x".repeat(5000));
   assert.deepEqual(encodeTarString("lone \ud800"), enc("lone \ufffd"));
 });

@@ -2,9 +2,19 @@ import assert from "node:assert/strict";
 import { TarFormatError } from "../../errors.ts";
 import type { TarEntry } from "./entry.ts";
 import { encodeUstarHeader, TypeFlag } from "./header.ts";
-import { concat } from "./interop_test_util.ts";
 import { encodePaxRecords } from "./pax.ts";
 import { scanTarFile, TarReader } from "./reader.ts";
+
+/** Concatenates byte arrays. */
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const EMPTY = new Uint8Array(0);

@@ -2,15 +2,12 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { AbortedError, NetworkError, UnsupportedError } from "../../errors.ts";
 import {
   assertRefusedIsTyped,
-  assertTlsTrust,
   bodyText,
   framingRecorder,
   getRequest,
   listenTcp,
   pieceServer,
   readRequestHead,
-  startMutualTlsServer,
-  testPki,
   writeAll,
 } from "../registry_test_util.ts";
 import { fetchTransport } from "./fetch_transport.ts";
@@ -99,45 +96,11 @@ Deno.test("fetchTransport: refused, cut-short and aborted requests are typed", a
   }
 });
 
-Deno.test("fetchTransport: trusts the CA of certDir, refuses unknown issuers as TLS errors", async () => {
-  const pki = await testPki();
-  const plain = fetchTransport();
-  // The node path for sized streams trusts the same CA.
-  const trusting = fetchTransport({ certDir: pki.caOnlyDir });
-  try {
-    await assertTlsTrust(plain, trusting, /UnknownIssuer[^]*--cert-dir/);
-  } finally {
-    plain.close();
-    trusting.close();
-  }
-});
-
 Deno.test("fetchTransport: refuses verify=false (fetch cannot skip verification)", () => {
   try {
     fetchTransport({ verify: false });
     ok(false, "should throw");
   } catch (e) {
     ok(e instanceof UnsupportedError);
-  }
-});
-
-Deno.test("fetchTransport: presents the client certificate of certDir (mutual TLS)", async () => {
-  const pki = await testPki();
-  const server = await startMutualTlsServer(pki);
-  const withClient = fetchTransport({ certDir: pki.certDir });
-  const caOnly = fetchTransport({ certDir: pki.caOnlyDir });
-  try {
-    const url = server.url;
-    const res = await withClient.send(getRequest(url));
-    strictEqual(res.status, 200);
-    ok(/client certificate/i.test(await bodyText(res.body)));
-    await rejects(
-      caOnly.send(getRequest(url)),
-      (e) => e instanceof NetworkError && e.kind === "tls" && /NAME\.cert/.test(e.message),
-    );
-  } finally {
-    withClient.close();
-    caOnly.close();
-    await server.stop();
   }
 });

@@ -1,16 +1,13 @@
-import { ok, rejects, strictEqual } from "node:assert/strict";
+import { rejects, strictEqual } from "node:assert/strict";
 import { AbortedError, NetworkError } from "../../errors.ts";
 import {
   assertRefusedIsTyped,
-  assertTlsTrust,
   bodyText,
   framingRecorder,
   getRequest,
   listenTcp,
   pieceServer,
   readRequestHead,
-  startMutualTlsServer,
-  testPki,
   writeAll,
 } from "../registry_test_util.ts";
 import { h1Transport } from "./h1_transport.ts";
@@ -245,38 +242,5 @@ Deno.test("h1Transport: refused, cut-short, malformed and aborted requests are t
   } finally {
     t.close();
     tcp.close();
-  }
-});
-
-Deno.test("h1Transport: trusts given CAs, refuses unknown issuers as TLS errors", async () => {
-  const pki = await testPki();
-  const plain = h1Transport();
-  const trusting = h1Transport({ caCerts: [pki.ca.certPem] });
-  try {
-    await assertTlsTrust(plain, trusting, /UnknownIssuer/);
-  } finally {
-    plain.close();
-    trusting.close();
-  }
-});
-
-Deno.test("h1Transport: presents a client certificate (mutual TLS)", async () => {
-  const pki = await testPki();
-  const server = await startMutualTlsServer(pki);
-  const withClient = h1Transport({
-    caCerts: [pki.ca.certPem],
-    clientCert: { cert: pki.client.certPem, key: pki.client.keyPem },
-  });
-  const caOnly = h1Transport({ caCerts: [pki.ca.certPem] });
-  try {
-    const url = server.url;
-    const res = await withClient.send(getRequest(url));
-    strictEqual(res.status, 200);
-    ok(/client certificate/i.test(await bodyText(res.body)));
-    await rejects(caOnly.send(getRequest(url)), (e) => e instanceof NetworkError);
-  } finally {
-    withClient.close();
-    caOnly.close();
-    await server.stop();
   }
 });

@@ -1,8 +1,19 @@
+/**
+ * The cgroup manager on this host's real v1 (or hybrid) hierarchies, as root: create, limits
+ * written where runc writes them, a process added, frozen, thawed, killed, and every directory
+ * removed; forced v1 mode on a hybrid host leaves the unified tree alone. On a cgroup v2 host
+ * these are skipped (there is no v1 tree to check).
+ * @module
+ */
 import assert from "node:assert/strict";
-import { cgroupManager, detectCgroupMode, loadCgroupManager } from "./manager.ts";
+import {
+  cgroupManager,
+  detectCgroupMode,
+  loadCgroupManager,
+} from "../lib/runtime/cgroups/manager.ts";
+import { peerTest } from "./support/peers.ts";
 
 const ROOT = "/sys/fs/cgroup";
-const isRoot = Deno.uid() === 0;
 const mode = (() => {
   try {
     return detectCgroupMode();
@@ -10,7 +21,7 @@ const mode = (() => {
     return undefined;
   }
 })();
-const ignoreV1 = !isRoot || (mode !== "v1" && mode !== "hybrid");
+const v1Host = mode === "v1" || mode === "hybrid";
 const hybrid = mode === "hybrid";
 const MiB = 1024 * 1024;
 
@@ -34,11 +45,26 @@ function leftovers(path: string): string[] {
   });
 }
 
-Deno.test({
-  name: `real ${mode ?? "?"} host: create/apply/addProcess/freeze/kill/destroy` +
-    (isRoot ? "" : " (ignored: needs root)"),
-  ignore: ignoreV1,
-  fn() {
+/**
+ * A test that needs root and a host with the v1 trees it checks (`hybridOnly`: the hybrid's
+ * unified tree as well); on other hosts it is skipped with the host's mode in its name.
+ */
+function hostTest(
+  name: string,
+  hybridOnly: boolean,
+  fn: () => void | Promise<void>,
+): void {
+  if (!v1Host || (hybridOnly && !hybrid)) {
+    Deno.test({ name: `${name} (skipped: a ${mode ?? "?"} host)`, ignore: true, fn: () => {} });
+    return;
+  }
+  peerTest(name, { peers: ["sleep"], root: true }, fn);
+}
+
+hostTest(
+  `real ${mode ?? "?"} host: create/apply/addProcess/freeze/kill/destroy`,
+  false,
+  () => {
     const path = `/ocibox-test-${crypto.randomUUID().slice(0, 8)}`;
     const cg = cgroupManager(path);
     let child: Deno.ChildProcess | undefined;
@@ -120,23 +146,19 @@ Deno.test({
     assert.throws(() => loadCgroupManager(path), /no such cgroup/);
     return child?.status.then((s) => assert.equal(s.signal, "SIGKILL"));
   },
-});
+);
 
-Deno.test({
-  name: "real host, forced v1 mode: the unified tree is left alone",
-  ignore: ignoreV1 || !hybrid,
-  fn() {
-    const path = `/ocibox-test-${crypto.randomUUID().slice(0, 8)}`;
-    const cg = cgroupManager(path, { mode: "v1" });
-    try {
-      cg.create();
-      assert.ok(Deno.statSync(`${ROOT}/pids${path}`).isDirectory);
-      assert.throws(() => Deno.statSync(`${ROOT}/unified${path}`), Deno.errors.NotFound);
-      // A controller the host lacks is a clear error, not a silent skip.
-      assert.throws(() => cg.apply({ network: { classID: 1 } }), /net_cls is not mounted/);
-    } finally {
-      cg.destroy();
-    }
-    assert.deepEqual(leftovers(path), []);
-  },
+hostTest("real host, forced v1 mode: the unified tree is left alone", true, () => {
+  const path = `/ocibox-test-${crypto.randomUUID().slice(0, 8)}`;
+  const cg = cgroupManager(path, { mode: "v1" });
+  try {
+    cg.create();
+    assert.ok(Deno.statSync(`${ROOT}/pids${path}`).isDirectory);
+    assert.throws(() => Deno.statSync(`${ROOT}/unified${path}`), Deno.errors.NotFound);
+    // A controller the host lacks is a clear error, not a silent skip.
+    assert.throws(() => cg.apply({ network: { classID: 1 } }), /net_cls is not mounted/);
+  } finally {
+    cg.destroy();
+  }
+  assert.deepEqual(leftovers(path), []);
 });
