@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { UserNotFoundError } from "../lib/errors.ts";
-import { type ImageConfigInput, specFromImageConfig } from "../lib/runtime/image_to_spec.ts";
+import { type ImageConfigInput, specFromImageConfig } from "../lib/bundle/image_to_spec.ts";
 import { DEFAULT_HOSTNAME, defaultSpec } from "../lib/runtime/spec/default_spec.ts";
 import { OCI_RUNTIME_SPEC_VERSION, type Spec } from "../lib/runtime/spec/spec_types.ts";
 import { peerTest, which } from "./support/peers.ts";
