@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidImageError, UnsupportedError, UserNotFoundError } from "../errors.ts";
-import { defaultSpec } from "./spec/default_spec.ts";
+import { defaultSpec } from "../runtime/spec/default_spec.ts";
 import { type ImageConfigInput, specFromImageConfig } from "./image_to_spec.ts";
 
 const PASSWD = [
