@@ -193,3 +193,34 @@ export class NotAFileError extends OciboxError {
     super("NOT_A_FILE", `${path}: ${reason}`);
   }
 }
+
+/** A config file ocibox reads (e.g. registries.json) is not in its documented format. */
+export class ConfigInvalidError extends OciboxError {
+  constructor(readonly path: string, reason: string) {
+    super("CONFIG_INVALID", `${path}: ${reason}`);
+  }
+}
+
+/** An image cannot be removed: containers in the store were made from it (`rmi --force`). */
+export class ImageInUseError extends OciboxError {
+  constructor(readonly image: string, readonly containers: readonly string[]) {
+    super(
+      "IMAGE_IN_USE",
+      `image ${image} is in use by ${containers.length === 1 ? "container" : "containers"} ` +
+        `${containers.join(", ")}; remove ${
+          containers.length === 1 ? "it" : "them"
+        } first or use --force`,
+    );
+  }
+}
+
+/** A container name (or id) is already taken in the store. */
+export class NameInUseError extends OciboxError {
+  constructor(readonly containerName: string, readonly holder: string) {
+    super(
+      "NAME_IN_USE",
+      `the container name ${JSON.stringify(containerName)} is already in use by ${holder}; ` +
+        "remove that container or choose another name",
+    );
+  }
+}
