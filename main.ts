@@ -26,6 +26,8 @@ function usage(): string {
     "  --root DIR  container state directory (default /run/ocibox)",
     "  --log FILE  also write errors to FILE; --log-format text|json",
     "  --systemd-cgroup  read cgroupsPath as slice:prefix:name (cgroupfs is used)",
+    "  --store DIR the image store (default /var/lib/ocibox as root, else",
+    "              $XDG_DATA_HOME/ocibox; OCIBOX_STORE also sets it)",
     "  --version   print the version",
     "  -h, --help  print this help; `ocibox COMMAND --help` for a command",
   ].join("\n");

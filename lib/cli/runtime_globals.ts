@@ -1,7 +1,8 @@
 /**
  * The global flags of runc's command line (`--root`, `--log`, `--log-format`,
- * `--systemd-cgroup`, `--rootless`), which podman and containerd put before the command word.
- * main.ts fills them in; the container commands read them. Tiny on purpose: main imports it.
+ * `--systemd-cgroup`, `--rootless`), which podman and containerd put before the command word,
+ * and ocibox's own `--store DIR` (the local image store). main.ts fills them in; the container
+ * commands read them. Tiny on purpose: main imports it.
  * @module
  */
 
@@ -35,6 +36,12 @@ export function setRuntimeGlobal(flag: string, value: string | undefined): boole
       return true;
     case "--systemd-cgroup":
       runtimeGlobals.systemdCgroup = true;
+      return true;
+    case "--store":
+      if (value === undefined) return "needs-value";
+      // Through the environment, so lib/store (and any ocibox this one starts) sees it too:
+      // lib/store/store_root.ts reads OCIBOX_STORE.
+      Deno.env.set("OCIBOX_STORE", value.startsWith("/") ? value : `${Deno.cwd()}/${value}`);
       return true;
   }
   return false;

@@ -20,6 +20,7 @@ const MODULES: Record<TransportRef["transport"], () => Promise<unknown>> = {
   "docker-archive": () => import("./docker_archive.ts"),
   "dir": () => import("./dir.ts"),
   "docker": () => import("./docker_registry.ts"),
+  "store": () => import("./store.ts"),
 };
 
 /**
@@ -60,6 +61,11 @@ export async function openSource(
       const { openRegistrySource } = await import("./docker_registry.ts");
       return await openRegistrySource(name, ref.ref, options.registry);
     }
+    case "store": {
+      const { openStoreSource } = await import("./store.ts");
+      const { storeRoot } = await import("../store/store_root.ts");
+      return await openStoreSource(name, storeRoot(), ref.name);
+    }
   }
 }
 
@@ -94,6 +100,11 @@ export async function openDestination(
       const { openRegistryDestination } = await import("./docker_registry.ts");
       return await openRegistryDestination(name, ref.ref, options.registry);
     }
+    case "store": {
+      const { openStoreDestination } = await import("./store.ts");
+      const { storeRoot } = await import("../store/store_root.ts");
+      return await openStoreDestination(name, storeRoot(), ref.name);
+    }
   }
 }
 
@@ -104,6 +115,8 @@ export function describe(ref: TransportRef): string {
       return `docker://${ref.ref}`;
     case "dir":
       return `dir:${ref.path}`;
+    case "store":
+      return `store:${ref.name}`;
     case "docker-archive":
       return `docker-archive:${ref.path}${
         ref.ref ? `:${ref.ref}` : ref.index !== undefined ? `:@${ref.index}` : ""

@@ -1,7 +1,7 @@
 /**
  * Image locations as users write them, `TRANSPORT:DETAILS`, in skopeo's syntax:
  * `oci:PATH[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF|:@N]`, `dir:PATH`,
- * `docker://REF`. Pure parsing; opening is in open.ts.
+ * `docker://REF`, and ocibox's local store, `store:NAME`. Pure parsing; opening is in open.ts.
  * @module
  */
 import { UsageError } from "../errors.ts";
@@ -12,10 +12,18 @@ export type TransportRef =
   | { transport: "oci-archive"; path: string; ref?: string }
   | { transport: "docker-archive"; path: string; ref?: string; index?: number }
   | { transport: "dir"; path: string }
-  | { transport: "docker"; ref: string };
+  | { transport: "docker"; ref: string }
+  | { transport: "store"; name: string };
 
 /** Transport names, for help texts. */
-export const TRANSPORTS = ["oci", "oci-archive", "docker-archive", "dir", "docker"] as const;
+export const TRANSPORTS = [
+  "oci",
+  "oci-archive",
+  "docker-archive",
+  "dir",
+  "docker",
+  "store",
+] as const;
 
 /** Splits `path[:rest]` at the first colon, as containers/image does. */
 function pathAndRef(details: string): [string, string | undefined] {
@@ -72,6 +80,10 @@ export function parseTransportRef(s: string): TransportRef {
     case "docker":
       if (!details.startsWith("//") || details.length === 2) need("//REFERENCE");
       return { transport, ref: details.slice(2) };
+    case "store":
+      // The name is checked when the store is opened (short names need the registries config).
+      if (details === "") need("an image name or id");
+      return { transport, name: details };
   }
   throw new UsageError(
     `unknown transport ${JSON.stringify(transport)} in ${JSON.stringify(s)}; ` +
