@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { cloneExec, execveStep, spawnSyscalls, SYS, waitPid } from "./process.ts";
+import {
+  cloneExec,
+  closeFd,
+  dupOnto,
+  execveStep,
+  pipe,
+  readFd,
+  spawnSyscalls,
+  SYS,
+  waitPid,
+  writeFd,
+} from "./process.ts";
 
 Deno.test("cloneExec reports exec failure as exit 127", () => {
   const pid = cloneExec(0, "/nonexistent/program", ["x"], []);
@@ -15,4 +26,17 @@ Deno.test("spawnSyscalls reports the step that failed and its errno", () => {
   assert.equal(report.failed?.step.label, "join nothing");
   assert.equal(report.failed?.errno, 9); // EBADF
   assert.deepEqual(waitPid(report.pid), { exited: true, code: 126 });
+});
+
+Deno.test("dupOnto makes a descriptor number a copy of another", () => {
+  const [r, w] = pipe();
+  const target = 150;
+  try {
+    dupOnto(w, target);
+    writeFd(target, new TextEncoder().encode("hi"));
+    const buf = new Uint8Array(8);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, readFd(r, buf))), "hi");
+  } finally {
+    for (const fd of [r, w, target]) closeFd(fd);
+  }
 });

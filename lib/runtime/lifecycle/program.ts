@@ -20,9 +20,12 @@ import { OciboxError } from "../../errors.ts";
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** A program that cannot be run. */
+/**
+ * A program that cannot be run: `reason` is "missing" (podman's exit code 127) or "denied"
+ * (126).
+ */
 export class ProgramError extends OciboxError {
-  constructor(message: string) {
+  constructor(readonly reason: "missing" | "denied", message: string) {
     super("EXEC", message);
   }
 }
@@ -67,6 +70,7 @@ export function findProgram(
       const found = check(root, path);
       if (found === "ok") return path;
       throw new ProgramError(
+        found,
         found === "missing"
           ? `exec: ${JSON.stringify(name)}: stat ${name}: no such file or directory`
           : `exec: ${JSON.stringify(name)}: permission denied`,
@@ -79,7 +83,10 @@ export function findProgram(
       const path = `${base.replace(/\/+$/, "")}/${name}`;
       if (check(root, path) === "ok") return path;
     }
-    throw new ProgramError(`exec: ${JSON.stringify(name)}: executable file not found in $PATH`);
+    throw new ProgramError(
+      "missing",
+      `exec: ${JSON.stringify(name)}: executable file not found in $PATH`,
+    );
   } finally {
     close(root);
   }
