@@ -67,6 +67,46 @@ export const COMMANDS: readonly CommandInfo[] = [
     load: () => import("./logout.ts"),
   },
   {
+    name: "pull",
+    summary: "pull an image from a registry into the local store",
+    load: () => import("./image/pull.ts"),
+  },
+  {
+    name: "images",
+    summary: "list the images of the local store",
+    load: () => import("./image/images.ts"),
+  },
+  {
+    name: "rmi",
+    summary: "remove images from the local store",
+    load: () => import("./image/rmi.ts"),
+  },
+  {
+    name: "tag",
+    summary: "give a store image another name",
+    load: () => import("./image/tag.ts"),
+  },
+  {
+    name: "push",
+    summary: "push a store image to a registry (or any location)",
+    load: () => import("./image/push.ts"),
+  },
+  {
+    name: "save",
+    summary: "write a store image to a docker-archive or oci-archive file",
+    load: () => import("./image/save.ts"),
+  },
+  {
+    name: "load",
+    summary: "store the images of a docker-archive or oci-archive file",
+    load: () => import("./image/load.ts"),
+  },
+  {
+    name: "image",
+    summary: "image prune, and podman's image ls|rm|pull|push|tag|save|load",
+    load: () => import("./image/image.ts"),
+  },
+  {
     name: "spec",
     summary: "write a default runtime config.json (runc spec)",
     load: () => import("./container/spec.ts"),

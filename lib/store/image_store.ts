@@ -226,8 +226,17 @@ export async function listImages(store: string): Promise<StoredImage[]> {
   return await withStoreLock(store, "shared", () => listUnlocked(store));
 }
 
-/** Finds `ref` among `images`: by name (short names through `resolution`), then by id prefix. */
-function findIn(
+/**
+ * Finds `ref` among `images` (pure): by name (short names through `resolution`), then by a
+ * unique image id prefix. `store` names the store in errors.
+ *
+ * @throws {NotFoundError} when nothing matches or an id prefix is ambiguous.
+ * @example
+ * ```ts
+ * const img = matchImage(await listImages(store), "busybox", resolution, store);
+ * ```
+ */
+export function matchImage(
   images: StoredImage[],
   ref: string,
   resolution: NameResolution,
@@ -302,7 +311,7 @@ export async function findImageUnlocked(
     const hit = index.find((i) => i.names.includes(name));
     if (hit) return { ...(await readStoredImage(store, hit.descriptor, hit.names)), name };
   }
-  return findIn(await listUnlocked(store), ref, resolution, store);
+  return matchImage(await listUnlocked(store), ref, resolution, store);
 }
 
 /**
@@ -391,7 +400,7 @@ export async function tagImage(
 ): Promise<FoundImage> {
   const res = resolution ?? await loadRegistriesConfig();
   return await withStoreLock(store, "exclusive", async () => {
-    const img = findIn(await listUnlocked(store), ref, res, store);
+    const img = matchImage(await listUnlocked(store), ref, res, store);
     await writeStoreIndex(store, tagInIndex(await readStoreIndex(store), img.descriptor, newName));
     return img;
   });
@@ -441,7 +450,7 @@ export async function removeImages(
     const results: RemoveResult[] = [];
     for (const ref of refs) {
       const images = await imagesOfIndexUnlocked(store, index);
-      const img = findIn(images, ref, res, store);
+      const img = matchImage(images, ref, res, store);
       const byName = img.names.includes(img.name) && img.name !== img.imageId &&
         imageIdPrefix(ref) === undefined;
       const usedBy = images.filter((i) => i.imageId === img.imageId).length > 1

@@ -64,6 +64,14 @@ export class OciLayoutSource implements ImageSource {
     return new OciLayoutSource(name, files, found[0]);
   }
 
+  /**
+   * Reads the image `top` describes (an entry of the layout's index.json, tagged or not), for
+   * callers that walk index.json themselves (`load` of a multi-image oci-archive).
+   */
+  static at(name: string, files: LayoutFiles, top: Descriptor): OciLayoutSource {
+    return new OciLayoutSource(name, files, top);
+  }
+
   async getManifest(digest?: string): Promise<RawManifest> {
     const desc = digest === undefined ? this.top : undefined;
     const want = desc?.digest ?? digest!;
