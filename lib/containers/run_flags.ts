@@ -100,29 +100,30 @@ export interface RunArgsOptions {
  * ```
  */
 export function parseRunArgs(args: readonly string[], options: RunArgsOptions = {}): RunRequest {
-  const { flags, rest } = splitAtImage(args);
+  const { flags, rest, switches } = splitAtImage(args);
   const parsed = parseFlags(flags, RUN_FLAGS);
   const v = parsed.values;
+  const on = (name: FlagName, dflt = false) => switches.get(name) ?? dflt;
   const request: RunRequest = {
     help: parsed.help,
     image: rest[0] ?? "",
     command: rest.slice(1),
-    rm: v.rm ?? false,
-    interactive: v.interactive ?? false,
-    tty: v.tty ?? false,
-    detach: v.detach ?? false,
+    rm: on("rm"),
+    interactive: on("interactive"),
+    tty: on("tty"),
+    detach: on("detach"),
     env: (v.env ?? []).map(parseEnvFlag),
     envFiles: v["env-file"] ?? [],
     mounts: [],
-    readOnly: v["read-only"] ?? false,
-    readOnlyTmpfs: v["read-only-tmpfs"] ?? true,
+    readOnly: on("read-only"),
+    readOnlyTmpfs: on("read-only-tmpfs", true),
     capAdd: (v["cap-add"] ?? []).flatMap((c) => parseCapabilities("--cap-add", c)),
     capDrop: (v["cap-drop"] ?? []).flatMap((c) => parseCapabilities("--cap-drop", c)),
-    privileged: v.privileged ?? false,
+    privileged: on("privileged"),
     noNewPrivileges: false,
     seccomp: { kind: "default" },
     ulimits: (v.ulimit ?? []).map(parseUlimit),
-    init: v.init ?? false,
+    init: on("init"),
     network: "private",
     publish: (v.publish ?? []).map(parsePublish),
     pull: "missing",
@@ -247,12 +248,17 @@ function* flagOccurrences(flags: readonly string[]): Generator<[FlagName, string
  * Splits the arguments at the image (the first word that is not a flag or a flag's value),
  * rewriting podman's spellings that lib/cli/args.ts does not know.
  */
-function splitAtImage(args: readonly string[]): { flags: string[]; rest: string[] } {
+function splitAtImage(
+  args: readonly string[],
+): { flags: string[]; rest: string[]; switches: Map<FlagName, boolean> } {
   const flags: string[] = [];
+  // The switches' values, last one winning, whether given as -x, --x or --x=true|false.
+  const switches = new Map<FlagName, boolean>();
+  const done = (rest: readonly string[]) => ({ flags, rest: [...rest], switches });
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === "--") return { flags, rest: args.slice(i + 1) };
-    if (!arg.startsWith("-") || arg === "-") return { flags, rest: args.slice(i) };
+    if (arg === "--") return done(args.slice(i + 1));
+    if (!arg.startsWith("-") || arg === "-") return done(args.slice(i));
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
       let name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -260,9 +266,10 @@ function splitAtImage(args: readonly string[]): { flags: string[]; rest: string[
       if (name === "net") name = "network";
       const option = (RUN_FLAGS as Record<string, FlagOption>)[name];
       if (option?.type === "boolean" && (inline === "true" || inline === "false")) {
-        if (inline === "true") flags.push(`--${name}`);
+        switches.set(name as FlagName, inline === "true");
         continue;
       }
+      if (option?.type === "boolean" && inline === undefined) switches.set(name as FlagName, true);
       flags.push(inline === undefined ? `--${name}` : `--${name}=${inline}`);
       if (option?.type === "string" && inline === undefined && i + 1 < args.length) {
         flags.push(args[++i]);
@@ -276,13 +283,14 @@ function splitAtImage(args: readonly string[]): { flags: string[]; rest: string[
     flags.push(arg);
     for (let j = 1; j < arg.length; j++) {
       const name = BY_SHORT.get(arg[j]);
+      if (name && RUN_FLAGS[name].type === "boolean") switches.set(name, true);
       if (name && RUN_FLAGS[name].type === "string") {
         if (j + 1 === arg.length && i + 1 < args.length) flags.push(args[++i]);
         break;
       }
     }
   }
-  return { flags, rest: [] };
+  return done([]);
 }
 
 /** What {@linkcode resolveRunEnv} reads from the host. */

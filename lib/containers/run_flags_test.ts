@@ -62,6 +62,12 @@ Deno.test("run flags: values given every way lib/cli/args.ts and podman allow", 
   // --network none has no ports to publish: podman discards them with a warning.
   assert.deepEqual(r.publish, []);
   assert.match(r.warnings[0], /port mappings have been discarded/);
+  // Switches: the last of -x, --x, --x=true|false wins.
+  const sw = parseRunArgs(["-it", "--interactive=false", "--read-only-tmpfs=false", "img"]);
+  assert.equal(sw.interactive, false);
+  assert.equal(sw.tty, true);
+  assert.equal(sw.readOnlyTmpfs, false);
+  assert.equal(parseRunArgs(["--rm=false", "--rm", "img"]).rm, true);
   assert.equal(parseRunArgs(["-h"]).help, true);
   assert.equal(parseRunArgs(["--help", "img"]).help, true);
 });
