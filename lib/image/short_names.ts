@@ -110,6 +110,26 @@ export function candidateNames(
   return out;
 }
 
+/**
+ * The full names to look `s` up under in the local store, in order: {@linkcode candidateNames}
+ * (so `run` finds what `pull` stored), then `s` normalized on docker.io (what `tag` and
+ * `store:NAME` give a short name), when that is not among them already.
+ *
+ * @example
+ * ```ts
+ * lookupNames("app", ["localhost:5000"]);
+ * // ["localhost:5000/app:latest", "docker.io/library/app:latest"]
+ * ```
+ */
+export function lookupNames(
+  s: string,
+  registries: readonly string[] = DEFAULT_SEARCH_REGISTRIES,
+): string[] {
+  const out = candidateNames(s, registries);
+  const normalized = normalizeName(s);
+  return out.includes(normalized) ? out : [...out, normalized];
+}
+
 /** `ref` (a short name) placed on `registry`, as a full name. */
 function onRegistry(ref: DockerReference, registry: string, typed: string): string {
   const host = registry === "index.docker.io" ? DEFAULT_DOMAIN : registry;

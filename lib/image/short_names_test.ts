@@ -4,6 +4,7 @@ import {
   candidateNames,
   imageIdPrefix,
   isShortName,
+  lookupNames,
   normalizeName,
   pullLocations,
   repositoryAndTag,
@@ -56,6 +57,15 @@ Deno.test("candidateNames tries a short name on each search registry in order", 
   assert.deepEqual(candidateNames("x", ["docker.io", "index.docker.io"]), [
     "docker.io/library/x:latest",
   ]);
+});
+
+Deno.test("lookupNames adds the docker.io name tag gives a short name", () => {
+  assert.deepEqual(lookupNames("app", ["localhost:5000"]), [
+    "localhost:5000/app:latest",
+    "docker.io/library/app:latest",
+  ]);
+  assert.deepEqual(lookupNames("app"), ["docker.io/library/app:latest"]);
+  assert.deepEqual(lookupNames("localhost:5000/app", ["r.io"]), ["localhost:5000/app:latest"]);
 });
 
 Deno.test("candidateNames refuses bad references with one-line reasons", () => {

@@ -43,7 +43,7 @@ import {
 import type { ImageManifest } from "../image/manifest.ts";
 import { type ParsedManifest, parseManifestBytes } from "../image/parsed.ts";
 import { choosePlatform, hostPlatform } from "../image/platform.ts";
-import { candidateNames, imageIdPrefix, type NameResolution } from "../image/short_names.ts";
+import { imageIdPrefix, lookupNames, type NameResolution } from "../image/short_names.ts";
 import { syncDir, writeFileAtomic } from "../io/atomic_file.ts";
 import { blobPath } from "./blob_dir.ts";
 import { containersByImage } from "./container_records.ts";
@@ -245,7 +245,7 @@ export function matchImage(
   let candidates: string[] = [];
   let badName: unknown;
   try {
-    candidates = candidateNames(ref, resolution.registries);
+    candidates = lookupNames(ref, resolution.registries);
   } catch (e) {
     if (!(e instanceof InvalidReferenceError)) throw e;
     badName = e;
@@ -303,7 +303,7 @@ export async function findImageUnlocked(
   const index = storeImages(await readStoreIndex(store));
   let names: string[] = [];
   try {
-    names = candidateNames(ref, resolution.registries);
+    names = lookupNames(ref, resolution.registries);
   } catch (e) {
     if (!(e instanceof InvalidReferenceError)) throw e;
   }

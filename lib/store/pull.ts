@@ -85,6 +85,7 @@ export async function pullImage(
       const src = await openRegistrySource(`docker://${location}`, location, options.registry);
       try {
         src.prepare?.(options.signal);
+        options.reporter?.info("Getting image source signatures");
         const dst = await StoreDestination.open(`store:${name}`, store, [name]);
         try {
           await copyImage(src, dst, {

@@ -38,7 +38,7 @@ import {
 } from "../store/image_store.ts";
 import { loadRegistriesConfig } from "../store/registries_config.ts";
 import { withStoreLock } from "../store/store_lock.ts";
-import { tmpDir } from "../store/store_root.ts";
+import { imagesDir, tmpDir } from "../store/store_root.ts";
 import { DirFiles } from "./layout_files.ts";
 import { OciLayoutSource } from "./oci_layout.ts";
 import { removeTree } from "./staging.ts";
@@ -146,6 +146,39 @@ export async function openStoreSource(
     await removeTree(dir);
     throw e;
   }
+}
+
+/**
+ * Reads the store image `image` (from `findImageUnlocked`) in place, without a snapshot, for
+ * callers that hold the store lock (shared) for as long as they read, such as `run` building
+ * its layer cache. Nothing to release but the source itself.
+ *
+ * @example
+ * ```ts
+ * await withStoreLock(store, "shared", async () => {
+ *   const image = await findImageUnlocked(store, "busybox", resolution);
+ *   const src = openLockedSource(store, image);
+ *   // ... read layers ...
+ *   await src.close();
+ * });
+ * ```
+ */
+export function openLockedSource(store: string, image: FoundImage): StoreSource {
+  const name = `store:${image.name}`;
+  const inner = OciLayoutSource.at(name, new DirFiles(imagesDir(store)), image.descriptor);
+  let dockerName: string | undefined;
+  try {
+    dockerName = referenceName(parseNormalizedNamed(image.name));
+  } catch { /* found by id, no name */ }
+  return {
+    name,
+    image,
+    dockerName,
+    getManifest: (digest?: string) => inner.getManifest(digest),
+    getBlob: (info: BlobInfo) => inner.getBlob(info),
+    repoTags: () => Promise.resolve([]),
+    close: () => inner.close(),
+  };
 }
 
 /** A store destination; after commit, {@linkcode StoreDestination.stored} is the image. */

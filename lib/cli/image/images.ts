@@ -86,7 +86,7 @@ function jsonOf(image: StoredImage, containers: number) {
     Names: image.names,
     Digest: image.manifestDigest,
     Created: created ? Math.floor(created.getTime() / 1000) : 0,
-    CreatedAt: created?.toISOString() ?? "",
+    CreatedAt: created ? image.config.created : "",
   };
 }
 
