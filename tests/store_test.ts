@@ -17,13 +17,10 @@ import { buildTar, writeImage, type WrittenImage } from "./support/images.ts";
 import { ocibox, ociboxOk } from "./support/ocibox_cli.ts";
 import { IS_ROOT, peerTest, run } from "./support/peers.ts";
 import { type Registry, withRegistry } from "./support/registry.ts";
+import { checkStoreLayout, readIndex, refNames, tmpEntries } from "./support/store_checks.ts";
 
 const PEERS = { peers: ["docker-registry", "skopeo", "umoci", "oci-image-tool", "podman"] };
 const REF_NAME = "org.opencontainers.image.ref.name";
-
-interface IndexJson {
-  manifests: { digest: string; annotations?: Record<string, string> }[];
-}
 
 /** Two small images sharing a layer, in one layout, as tags `base` and `other`. */
 async function buildImages(layout: string): Promise<{ base: WrittenImage; other: WrittenImage }> {
@@ -54,44 +51,6 @@ async function skopeoPush(reg: Registry, from: string, to: string): Promise<void
     from,
     `docker://${reg.host}/${to}`,
   ]);
-}
-
-async function readIndex(store: string): Promise<IndexJson> {
-  return JSON.parse(await Deno.readTextFile(`${store}/images/index.json`));
-}
-
-async function refNames(store: string): Promise<string[]> {
-  return (await readIndex(store)).manifests.map((m) => m.annotations?.[REF_NAME] ?? "").sort();
-}
-
-async function tmpEntries(store: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(`${store}/tmp`)) out.push(e.name);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return out;
-}
-
-/**
- * Checks every named image of the store with oci-image-tool (which walks the layout, manifest,
- * config and layers) and skopeo, and that nothing is left in the store's staging area.
- * oci-image-tool 1.0.0-rc1 filters index.json with `--ref name=X` by deleting from the list it
- * iterates (image/descriptor.go, findDescriptor), so one pass skips the entry after each one it
- * drops and reports "not unique" for layouts of three entries or more; the filter is given once
- * per entry, which leaves exactly the entry named.
- */
-export async function checkStoreLayout(store: string): Promise<void> {
-  const names = await refNames(store);
-  for (const name of names) {
-    if (name === "") continue;
-    const refs = names.flatMap(() => ["--ref", `name=${name}`]);
-    await run("oci-image-tool", ["validate", "--type", "image", ...refs, `${store}/images`]);
-    const facts = JSON.parse(await run("skopeo", ["inspect", `oci:${store}/images:${name}`]));
-    assert.ok(facts.Digest, name);
-  }
-  assert.deepEqual(await tmpEntries(store), []);
 }
 
 function record(imageId: string, name: string): ContainerRecord {

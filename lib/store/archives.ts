@@ -17,7 +17,13 @@
  * ```
  * @module
  */
-import { InvalidImageError, InvalidReferenceError, NotFoundError } from "../errors.ts";
+import {
+  CorruptCompressionError,
+  InvalidImageError,
+  InvalidReferenceError,
+  NotFoundError,
+  TarFormatError,
+} from "../errors.ts";
 import { parseLayoutIndex, REF_NAME_ANNOTATION } from "../image/layout.ts";
 import { normalizeName } from "../image/short_names.ts";
 import { basename, dirname } from "../io/paths.ts";
@@ -159,7 +165,16 @@ export async function loadArchive(
     if (e instanceof Deno.errors.NotFound) throw new NotFoundError(`${path} does not exist`);
     throw e;
   }
-  const opened = await openFiles(path);
+  let opened: Awaited<ReturnType<typeof openFiles>>;
+  try {
+    opened = await openFiles(path);
+  } catch (e) {
+    // A file that is no tar at all: say which file, and what was expected.
+    if (e instanceof TarFormatError || e instanceof CorruptCompressionError) {
+      throw new InvalidImageError(path, `is not a docker-archive or oci-archive (${e.message})`);
+    }
+    throw e;
+  }
   let kind: ArchiveFormat;
   let count = 0;
   try {
