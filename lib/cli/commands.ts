@@ -28,7 +28,8 @@ export const COMMANDS: readonly CommandInfo[] = [
   },
   {
     name: "copy",
-    summary: "copy an image between transports (oci:, oci-archive:, docker-archive:, dir:)",
+    summary:
+      "copy an image between locations (docker://, oci:, oci-archive:, docker-archive:, dir:, store:)",
     load: () => import("./copy.ts"),
   },
   {

@@ -14,7 +14,8 @@ import { registryFlagHelp, registryFlagOptions, registryOptions } from "./regist
 export const help = `Usage: ocibox copy [flags] SOURCE DESTINATION
 
 Copies an image between locations: docker://REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG],
-oci-archive:FILE[:TAG], docker-archive:FILE[:REF], dir:DIR. Every blob is verified against
+oci-archive:FILE[:TAG], docker-archive:FILE[:REF], dir:DIR, and store:NAME (an image of
+ocibox's local store, as pull, run and rmi name it). Every blob is verified against
 its digest while it streams; blobs the destination already has are skipped (and mounted from
 the source repository within one registry); nothing appears at the destination (no tag
 moves) until the copy is complete.
@@ -36,6 +37,7 @@ Examples:
   ocibox copy --all oci-archive:multi.tar oci:./layout:multi
   ocibox copy --dest-compress-format zstd oci:./a:v1 oci:./b:v1
   ocibox copy docker://localhost:5000/app:v1 oci:./layout:app
+  ocibox copy store:busybox oci-archive:busybox.tar
   ocibox copy --dest-creds alice:secret oci:./layout:app docker://registry.example/alice/app:v1`;
 
 export async function run(args: string[]): Promise<number> {
