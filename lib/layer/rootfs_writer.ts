@@ -83,6 +83,12 @@ export interface RootfsWriterOptions {
   rootless?: boolean;
   /** Receives one line per thing that could not be applied but is not fatal. */
   onWarning?: (message: string) => void;
+  /**
+   * Hears the real (symlink-free) path of each directory an opaque marker (`.wh..wh..opq`)
+   * emptied, "" for the root. The layer cache, applying into an overlay mount, marks those
+   * directories `trusted.overlay.opaque` in the upper dir afterwards.
+   */
+  onOpaque?: (dir: string) => void;
 }
 
 /** Counts of what one layer did, for progress and tests. */
@@ -111,6 +117,7 @@ export interface DirRef {
 export class RootfsWriter {
   readonly rootless: boolean;
   readonly #warn: (message: string) => void;
+  readonly #onOpaque: ((dir: string) => void) | undefined;
   readonly #root: DirRef;
   readonly #rootReal: string;
   // Clean path as written in the layer -> open directory, in insertion order for eviction.
@@ -120,6 +127,7 @@ export class RootfsWriter {
   constructor(rootPath: string, options: RootfsWriterOptions = {}) {
     this.rootless = options.rootless ?? geteuid() !== 0;
     this.#warn = options.onWarning ?? (() => {});
+    this.#onOpaque = options.onOpaque;
     const fd = openat(AT_FDCWD, rootPath, O_RDONLY | O_DIRECTORY);
     this.#root = { fd, real: "" };
     this.#rootReal = readlinkat(AT_FDCWD, fdPath(fd));
@@ -144,6 +152,11 @@ export class RootfsWriter {
 
   warn(message: string): void {
     this.#warn(message);
+  }
+
+  /** Tells the onOpaque listener that the directory at real path `dir` was made opaque. */
+  opaque(dir: string): void {
+    this.#onOpaque?.(dir);
   }
 
   /**
@@ -577,6 +590,7 @@ export class LayerApplier implements TarSink {
     const ref = this.#w.dir(dir, false);
     if (ref === undefined) return;
     this.#removeLowerChildren(ref.real, this.#keepSet(ref.real));
+    this.#w.opaque(ref.real);
   }
 
   #hasWrittenUnder(dir: string): boolean {
