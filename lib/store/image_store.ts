@@ -496,10 +496,20 @@ const STALE_STAGING_MS = 24 * 3600_000;
 /** Prefixes of the staging directories this module and the store transport make. */
 export const STAGING_PREFIXES = ["pull-", "read-"] as const;
 
+/** Options of {@linkcode pruneImages}. */
+export interface PruneOptions {
+  /** Also remove named images no container uses. */
+  all?: boolean;
+  /**
+   * Runs in the same exclusive section once images and blobs are pruned, with the images left:
+   * where the layer cache is pruned (lib/store/prune.ts).
+   */
+  then?: (left: StoredImage[]) => Promise<void>;
+}
+
 /**
  * Removes dangling images (no name) that no container uses, and with `all` every image no
- * container uses; then blobs nothing refers to and stale staging directories. The layer cache
- * is pruned by the caller (it knows the cache module).
+ * container uses; then blobs nothing refers to and stale staging directories.
  *
  * @example
  * ```ts
@@ -508,7 +518,7 @@ export const STAGING_PREFIXES = ["pull-", "read-"] as const;
  */
 export async function pruneImages(
   store: string,
-  options: { all?: boolean } = {},
+  options: PruneOptions = {},
 ): Promise<PruneResult> {
   const result: PruneResult = { images: [], blobs: 0, bytes: 0, staging: 0 };
   await withStoreLock(store, "exclusive", async () => {
@@ -524,6 +534,7 @@ export async function pruneImages(
     const swept = await sweepBlobs(store, index);
     result.blobs = swept.blobs;
     result.bytes = swept.bytes;
+    await options.then?.(await imagesOfIndexUnlocked(store, index));
   });
   result.staging = await removeStaleStaging(store);
   return result;
@@ -598,24 +609,6 @@ export async function removeStaleStaging(store: string, now = Date.now()): Promi
     }
   }
   return removed;
-}
-
-/**
- * The chain ids of an image's layers (image-spec config.md: ChainID(L0) = DiffID(L0),
- * ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))), bottom first: the layer cache keys.
- *
- * @example
- * ```ts
- * chainIds(["sha256:aa…"]); // ["sha256:aa…"]
- * ```
- */
-export function chainIds(diffIds: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const d of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? d : digestOf(new TextEncoder().encode(`${prev} ${d}`)));
-  }
-  return out;
 }
 
 /**

@@ -16,7 +16,6 @@ import { openSource } from "../transport/open.ts";
 import { openStoreSource, StoreDestination } from "../transport/store.ts";
 import { type ContainerRecord, writeContainer } from "./container_records.ts";
 import {
-  chainIds,
   findImage,
   listImages,
   matchImage,
@@ -333,12 +332,3 @@ Deno.test("a copy that fails leaves nothing in the store", () =>
     assert.deepEqual(await blobNames(store), []);
     assert.deepEqual(await tmpEntries(store), []);
   }));
-
-Deno.test("chainIds follows image-spec config.md", () => {
-  const d = (c: string) => `sha256:${c.repeat(64)}`;
-  const enc = new TextEncoder();
-  const c1 = digestOf(enc.encode(`${d("a")} ${d("b")}`));
-  const c2 = digestOf(enc.encode(`${c1} ${d("c")}`));
-  assert.deepEqual(chainIds([d("a"), d("b"), d("c")]), [d("a"), c1, c2]);
-  assert.deepEqual(chainIds([]), []);
-});
