@@ -426,3 +426,57 @@ peerTest(
     }
   },
 );
+
+peerTest(
+  "store: image prune removes the cached layers no image or container uses",
+  { root: true },
+  async () => {
+    const { ensureLayers, listLayers } = await import("../lib/store/layer_cache.ts");
+    const { chainIds } = await import("../lib/store/layer_chain.ts");
+    const { findImage } = await import("../lib/store/image_store.ts");
+    const { openStoreSource } = await import("../lib/transport/store.ts");
+    const dir = await Deno.makeTempDir({ prefix: "ocibox-store-prune-" });
+    try {
+      const { base, other } = await buildImages(`${dir}/layout`);
+      const store = `${dir}/store`;
+      const env = { OCIBOX_STORE: store, XDG_CONFIG_HOME: `${dir}/config` };
+      await ociboxOk(["copy", "-q", base.ref, "store:base"], { env });
+      await ociboxOk(["copy", "-q", other.ref, "store:other"], { env });
+      const resolution = { registries: ["docker.io"], mirrors: {} };
+      for (const name of ["base", "other"]) {
+        const img = await findImage(store, name, resolution);
+        const src = await openStoreSource(`store:${name}`, store, name);
+        try {
+          await ensureLayers(store, src, {
+            manifest: { manifest: img.manifest },
+            config: img.config,
+          });
+        } finally {
+          await src.close();
+        }
+      }
+      const cached = async () => (await listLayers(store)).map((l) => l.chainId).sort();
+      const baseIds = chainIds(base.diffIds);
+      const otherIds = chainIds(other.diffIds);
+      // The first layer is shared: three cached layers for two images.
+      assert.deepEqual(await cached(), [...new Set([...baseIds, ...otherIds])].sort());
+
+      // A container of "other" keeps its layers after its image is gone.
+      await writeContainer(store, { ...record(other.configDigest, "keeper"), chainIds: otherIds });
+      await ociboxOk(["rmi", "--force", "other"], { env });
+      assert.equal(await ociboxOk(["image", "prune"], { env }), "");
+      assert.deepEqual(await cached(), [...new Set([...baseIds, ...otherIds])].sort());
+      await Deno.remove(`${store}/containers`, { recursive: true });
+      await ociboxOk(["image", "prune"], { env });
+      assert.deepEqual(await cached(), [...baseIds].sort());
+      assert.equal(
+        await ociboxOk(["image", "prune", "-a"], { env }),
+        `${base.configDigest.slice(7)}\n`,
+      );
+      assert.deepEqual(await cached(), []);
+      assert.deepEqual(await refNames(store), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

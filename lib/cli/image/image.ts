@@ -4,7 +4,7 @@
  * @module
  */
 import { UsageError } from "../../errors.ts";
-import { pruneImages } from "../../store/image_store.ts";
+import { pruneStore } from "../../store/prune.ts";
 import { parseFlags } from "../args.ts";
 import { STORE_HELP, STORE_OPTION, storeFromFlag } from "./store_flag.ts";
 
@@ -54,10 +54,7 @@ async function prune(args: string[]): Promise<number> {
   });
   if (positionals.length) throw new UsageError("usage: ocibox image prune [-a] [-f]");
   const store = storeFromFlag(values.store);
-  const result = await pruneImages(store, { all: values.all });
-  // LAYER CACHE PRUNE (helper "cache"): once lib/store/layer_cache.ts exists, call
-  //   pruneLayers(store, keep) with keep = the chain ids of every image left
-  //   (chainIds(image.diffIds) over listImages(store)) ∪ chainIdsInUse(store).
+  const result = await pruneStore(store, { all: values.all });
   for (const id of result.images) console.log(id.slice("sha256:".length));
   return 0;
 }
