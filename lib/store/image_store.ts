@@ -93,6 +93,8 @@ export interface FoundImage extends StoredImage {
    * its first name (the id when it has none).
    */
   name: string;
+  /** Whether the argument matched one of its names or its image id. */
+  foundBy: "name" | "id";
 }
 
 /** Ensures `STORE/images` is an OCI layout and `STORE/tmp` exists (takes the lock to create). */
@@ -252,7 +254,7 @@ export function matchImage(
   }
   for (const name of candidates) {
     const hit = images.find((i) => i.names.includes(name));
-    if (hit) return { ...hit, name };
+    if (hit) return { ...hit, name, foundBy: "name" };
   }
   const hex = imageIdPrefix(ref);
   if (hex !== undefined) {
@@ -261,7 +263,9 @@ export function matchImage(
     if (ids.size > 1) {
       throw new NotFoundError(`${ref} is the start of ${ids.size} image ids; give more of it`);
     }
-    if (hits.length) return { ...hits[0], name: hits[0].names[0] ?? hits[0].imageId };
+    if (hits.length) {
+      return { ...hits[0], name: hits[0].names[0] ?? hits[0].imageId, foundBy: "id" };
+    }
   }
   if (badName) throw badName;
   const tried = candidates.length > 1 ? ` (tried ${candidates.join(", ")})` : "";
@@ -309,7 +313,13 @@ export async function findImageUnlocked(
   }
   for (const name of names) {
     const hit = index.find((i) => i.names.includes(name));
-    if (hit) return { ...(await readStoredImage(store, hit.descriptor, hit.names)), name };
+    if (hit) {
+      return {
+        ...(await readStoredImage(store, hit.descriptor, hit.names)),
+        name,
+        foundBy: "name",
+      };
+    }
   }
   return matchImage(await listUnlocked(store), ref, resolution, store);
 }
@@ -451,8 +461,7 @@ export async function removeImages(
     for (const ref of refs) {
       const images = await imagesOfIndexUnlocked(store, index);
       const img = matchImage(images, ref, res, store);
-      const byName = img.names.includes(img.name) && img.name !== img.imageId &&
-        imageIdPrefix(ref) === undefined;
+      const byName = img.foundBy === "name";
       const usedBy = images.filter((i) => i.imageId === img.imageId).length > 1
         ? [] // another entry (another manifest) of the same config stays
         : users.get(img.imageId) ?? [];

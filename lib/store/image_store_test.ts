@@ -332,3 +332,12 @@ Deno.test("a copy that fails leaves nothing in the store", () =>
     assert.deepEqual(await blobNames(store), []);
     assert.deepEqual(await tmpEntries(store), []);
   }));
+
+Deno.test("rmi of a name that looks like an id prefix takes only that name off", () =>
+  withDirs(async (dir, store) => {
+    const [a] = await twoImages(dir);
+    await storeCopy(store, a.location, ["docker.io/library/abc:latest", X]);
+    const [r] = await removeImages(store, ["abc"], { resolution: DOCKER });
+    assert.deepEqual(r, { untagged: ["docker.io/library/abc:latest"], usedBy: [] });
+    assert.deepEqual((await listImages(store))[0].names, [X]);
+  }));

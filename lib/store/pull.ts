@@ -94,7 +94,7 @@ export async function pullImage(
             signal: options.signal,
             jobs: options.jobs,
           });
-          return { ...dst.stored!, name };
+          return { ...dst.stored!, name, foundBy: "name" };
         } finally {
           await dst.close();
         }
