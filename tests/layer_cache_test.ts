@@ -36,7 +36,13 @@ import {
   pruneLayers,
 } from "../lib/store/layer_cache.ts";
 import { diffDir, flatDir } from "../lib/store/layer_chain.ts";
-import { type MountApi, mountRootfs, unmountRootfs } from "../lib/store/overlay_mount.ts";
+import {
+  type MountApi,
+  mountOverlay,
+  mountRootfs,
+  OverlayUnavailableError,
+  unmountRootfs,
+} from "../lib/store/overlay_mount.ts";
 import { copyRootfs } from "../lib/store/rootfs_copy.ts";
 import { openSource } from "../lib/transport/open.ts";
 import { resolveImage } from "../lib/transport/resolve.ts";
@@ -886,3 +892,35 @@ peerTest("pruneLayers keeps what a kept layer stands on and removes the rest", P
     await assertStoreClean(store, "prune");
   });
 });
+
+peerTest(
+  "where overlay cannot be mounted, ensureLayers says so first; the copy is unpack's tree",
+  PEERS,
+  async () => {
+    await withTemp(async (dir) => {
+      // A store on overlayfs: overlay refuses another overlay's files as its upper dir.
+      for (const d of ["l", "u", "w", "m"]) await Deno.mkdir(`${dir}/${d}`);
+      mountOverlay(
+        { lowerDirs: [`${dir}/l`], upperDir: `${dir}/u`, workDir: `${dir}/w` },
+        `${dir}/m`,
+      );
+      const store = `${dir}/m/store`;
+      const img = await writeImage(`${dir}/layout`, "t", {
+        layers: [{ tar: buildTar(LAYER1) }, { tar: buildTar(LAYER2) }, { tar: buildTar(LAYER3) }],
+      });
+      const cached = await viaCache(img.ref, store, `${dir}/m/ctr`);
+      assert.ok(cached.error instanceof OverlayUnavailableError, describe(cached.error));
+      assert.match((cached.error as Error).message, /not supported as upperdir|invalid argument/);
+      assert.equal(cached.events.length, 0, "nothing built before the check");
+      await assertStoreClean(store, "overlay unavailable");
+      const expected = await unpacked(img.ref, `${dir}/bundle`);
+      const target = `${dir}/m/ctr/rootfs`;
+      const result = await withSource(img.ref, async (src) => {
+        return await copyRootfs(store, src, await resolveImage(src), target, { rootless: false });
+      });
+      assert.equal(result.source, "layers");
+      const tree = await snapshotTree(target, { mtimes: "nondir" });
+      assertSameOutcome("copy on overlayfs", expected, { tree }, ["unpack", "copy"]);
+    });
+  },
+);

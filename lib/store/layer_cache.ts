@@ -73,6 +73,7 @@ import {
   startInflater,
 } from "./layer_source.ts";
 import {
+  checkOverlay,
   copyRootAttributes,
   lowerDirsFor,
   type MountApi,
@@ -135,7 +136,7 @@ const YES = new TextEncoder().encode("y");
  * layers' chain ids, bottom first, for {@linkcode mountRootfs}.
  *
  * @throws {OverlayUnavailableError} when not root, or overlay cannot be mounted on the store's
- * file system (use the copy fallback, rootfs_copy.ts).
+ * file system (checked before anything is built; use the copy fallback, rootfs_copy.ts).
  * @throws {InvalidImageError} for layers that do not pair with the config's diff_ids.
  * @throws {DigestMismatchError} and the other verification errors of `unpack`: a layer that
  * fails leaves nothing in the cache.
@@ -152,8 +153,12 @@ export async function ensureLayers(
   for (const [i, id] of ids.entries()) {
     if (!(await isCached(store, id))) missing.push(layers[i]);
   }
-  if (missing.length > 0 && geteuid() !== 0) {
-    throw new OverlayUnavailableError("the layer cache needs root (overlay mounts)");
+  if (missing.length > 0) {
+    if (geteuid() !== 0) {
+      throw new OverlayUnavailableError("the layer cache needs root (overlay mounts)");
+    }
+    // Before any work: a store whose file system cannot hold overlay upper dirs gets nothing.
+    await checkOverlay(`${store}/tmp`, options);
   }
   const inflater = missing.length > 0 ? await startInflater(missing, options.offThread) : undefined;
   try {
@@ -387,7 +392,7 @@ export async function pruneLayers(store: string, keep: ReadonlySet<string>): Pro
   return result;
 }
 
-/** Staging dirs (`layer-PID-*`, `flat-PID-*`, `prune-PID-*`) whose process has ended. */
+/** Staging dirs (`layer-PID-*`, `flat-PID-*`, `prune-PID-*`, `probe-PID-*`) of ended processes. */
 async function removeStaleStaging(tmp: string): Promise<void> {
   let entries: Deno.DirEntry[];
   try {
@@ -397,7 +402,7 @@ async function removeStaleStaging(tmp: string): Promise<void> {
     throw e;
   }
   for (const ent of entries) {
-    const m = /^(?:layer|flat|prune)-(\d+)-/.exec(ent.name);
+    const m = /^(?:layer|flat|prune|probe)-(\d+)-/.exec(ent.name);
     if (!m || Number(m[1]) === Deno.pid || (await processExists(Number(m[1])))) continue;
     detach(`${tmp}/${ent.name}/merged`); // a build that died mounted
     await Deno.remove(`${tmp}/${ent.name}`, { recursive: true }).catch(() => {});

@@ -153,11 +153,12 @@ export function lowerLimit(api: MountApi = "auto"): number {
 }
 
 /** The error for a failed mount: {@linkcode OverlayUnavailableError} when overlay cannot work. */
-function mountError(e: unknown, target: string, create: boolean): unknown {
+function mountError(e: unknown, target: string): unknown {
   if (!(e instanceof ErrnoError)) return e;
-  // EINVAL at the point the superblock is made: a file system refusing to be an upper dir
-  // (no xattrs, no d_type, itself an overlay ...); the kernel's reason is in the message.
-  if (UNAVAILABLE.has(e.errno) || (create && e.errno === Errno.EINVAL)) {
+  // EINVAL: a file system refusing to be a layer or the upper dir (no xattrs, no d_type,
+  // itself an overlay ...); the kernel's reason is in the message. Missing dirs (ENOENT) and
+  // a busy upper dir (EBUSY) are this mount's own faults and stay what they are.
+  if (UNAVAILABLE.has(e.errno) || e.errno === Errno.EINVAL) {
     return new OverlayUnavailableError(`cannot mount an overlay on ${target}: ${e.message}`, {
       cause: e,
     });
@@ -194,7 +195,7 @@ function mountNew(dirs: OverlayDirs, target: string, volatile: boolean): void {
   try {
     fs = fsopen("overlay");
   } catch (e) {
-    throw mountError(e, target, false);
+    throw mountError(e, target);
   }
   try {
     fsconfigString(fs, "source", "overlay"); // what mount tables show, as with mount(2)
@@ -207,7 +208,7 @@ function mountNew(dirs: OverlayDirs, target: string, volatile: boolean): void {
     if (volatile) fsconfigFlag(fs, "volatile");
   } catch (e) {
     close(fs);
-    throw mountError(e, target, false);
+    throw mountError(e, target);
   }
   try {
     fsconfigCreate(fs);
@@ -218,7 +219,7 @@ function mountNew(dirs: OverlayDirs, target: string, volatile: boolean): void {
       close(mnt);
     }
   } catch (e) {
-    throw mountError(e, target, true);
+    throw mountError(e, target);
   } finally {
     close(fs);
   }
@@ -248,10 +249,44 @@ function mountLegacy(dirs: OverlayDirs, target: string, volatile: boolean): void
     try {
       mount("overlay", target, "overlay", dirs.upperDir === undefined ? MS.RDONLY : 0, data);
     } catch (e) {
-      throw mountError(e, target, true);
+      throw mountError(e, target);
     }
   } finally {
     for (const fd of fds) close(fd);
+  }
+}
+
+const usable = new Map<string, Promise<void>>();
+
+/**
+ * Checks once per process that overlay mounts work in `dir` (a staging dir of the store, on
+ * the file system of its upper dirs): mounts and unmounts a tiny overlay there.
+ *
+ * @throws {OverlayUnavailableError} when they do not.
+ */
+export function checkOverlay(dir: string, options: OverlayMountOptions = {}): Promise<void> {
+  const key = `${dir}\0${options.api ?? "auto"}`;
+  let check = usable.get(key);
+  if (check === undefined) {
+    check = probe(dir, options);
+    usable.set(key, check);
+  }
+  return check;
+}
+
+async function probe(dir: string, options: OverlayMountOptions): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const d = await Deno.makeTempDir({ dir, prefix: `probe-${Deno.pid}-` });
+  try {
+    for (const sub of ["lower", "upper", "work", "merged"]) await Deno.mkdir(`${d}/${sub}`);
+    mountOverlay(
+      { lowerDirs: [`${d}/lower`], upperDir: `${d}/upper`, workDir: `${d}/work` },
+      `${d}/merged`,
+      { ...options, volatile: true },
+    );
+    unmountRootfs(`${d}/merged`);
+  } finally {
+    await Deno.remove(d, { recursive: true }).catch(() => {});
   }
 }
 
