@@ -39,6 +39,7 @@ const PROC_SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type ProcLib = Deno.DynamicLibrary<typeof PROC_SYMBOLS>["symbols"];
@@ -284,6 +285,11 @@ export function sealedMemfd(name: string, bytes: Uint8Array): number {
 /** dup3(2) without flags: `target` becomes a copy of `fd` (closed first if open). */
 export function dupOnto(fd: number, target: number): void {
   check(sym().dup3(fd, target, 0), "dup3", String(target));
+}
+
+/** setsid(2): a new session without a controlling terminal (no SIGHUP when it closes). */
+export function setsid(): number {
+  return check(sym().setsid(), "setsid");
 }
 
 /** close(2). */
