@@ -445,8 +445,9 @@ export interface CopyRootfsResult {
 /**
  * The copy fallback for a container's rootfs where overlay cannot be mounted: the image's
  * files as a tree of their own at `target` (absent or an empty directory), equal to what
- * `ocibox unpack` makes. From the layer cache when every layer is there (data cloned where the
- * file system can), else by applying the layer blobs of `src` (verified as they stream). Built
+ * `ocibox unpack` makes. From the layer cache when every layer is there and this is root (data
+ * cloned where the file system can), else by applying the layer blobs of `src` (verified as
+ * they stream). Built
  * in a hidden directory beside `target` and renamed into place: on failure nothing is left.
  */
 export async function copyRootfs(
@@ -458,7 +459,8 @@ export async function copyRootfs(
 ): Promise<CopyRootfsResult> {
   const layers = imageLayers(src.name, image);
   const ids = chainIds(layers.map((l) => l.diffId));
-  const cached = await allExist(ids.map((id) => diffDir(store, id)));
+  // Opaque marks are trusted.* xattrs, which only root can read.
+  const cached = geteuid() === 0 && await allExist(ids.map((id) => diffDir(store, id)));
   const parent = dirname(target);
   await Deno.mkdir(parent, { recursive: true });
   const staging = await Deno.makeTempDir({ dir: parent, prefix: ".tmp-ocibox-rootfs-" });
