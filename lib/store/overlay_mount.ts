@@ -69,7 +69,6 @@ import {
   diffDir,
   emptyLowerDir,
   flatDir,
-  layerDir,
   OVERLAY_MAX_STACK,
   planLowerStack,
 } from "./layer_chain.ts";
@@ -314,9 +313,11 @@ export interface RootfsMountOptions extends OverlayMountOptions {
 
 /**
  * Mounts a container's root file system on `target`: the cached layers `chainIds` (bottom
- * first, as {@linkcode ensureLayers} returns them) under the container's own `upper` and `work`
- * dirs (on one file system; made when missing). A new or empty upper dir first takes the
- * attributes of the image's root directory.
+ * first, as `ensureLayers` of layer_cache.ts returns them) under the container's own `upper`
+ * and `work` dirs (on one file system; made when missing). A new or empty upper dir first takes
+ * the attributes of the image's root directory. Pass `volatile: true` for a container that is
+ * removed when it ends (`--rm`, as podman does): unmounting then skips writing out the upper
+ * file system.
  *
  * @throws {OverlayUnavailableError} when overlay cannot be mounted here (copy instead).
  * @throws {NotFoundError} when a layer is not in the cache.
@@ -411,7 +412,6 @@ export async function ensureFlatDir(
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
-  await Deno.lstat(layerDir(store, top)); // still cached
   return dir;
 }
 
