@@ -924,3 +924,15 @@ peerTest(
     });
   },
 );
+
+peerTest("a store deeper than fsconfig's 255-byte strings still mounts", PEERS, async () => {
+  await withTemp(async (dir) => {
+    const store = `${dir}/${"s".repeat(120)}/${"t".repeat(120)}/store`;
+    const img = await writeImage(`${dir}/layout`, "t", {
+      layers: [{ tar: buildTar(LAYER1) }, { tar: buildTar(LAYER2) }],
+    });
+    const expected = await unpacked(img.ref, `${dir}/bundle`);
+    const cached = await viaCache(img.ref, store, `${store}/containers/c`);
+    assertSameOutcome("deep store", expected, cached, ["unpack", "overlay"]);
+  });
+});

@@ -113,6 +113,10 @@ const OPTIONS: readonly [string, string][] = [
   ["metacopy", "off"],
 ];
 
+/** fsconfig(2) copies string values of up to 255 bytes. */
+const FSCONFIG_MAX_STRING = 256;
+const encoder = new TextEncoder();
+
 /** What mount(2)'s option string (one page) holds: ~20 bytes per `/proc/self/fd/N:` lower. */
 const LEGACY_MAX_LOWERS = 190;
 const PAGE_LIMIT = 4095;
@@ -196,18 +200,28 @@ function mountNew(dirs: OverlayDirs, target: string, volatile: boolean): void {
   } catch (e) {
     throw mountError(e, target);
   }
+  // fsconfig takes strings of at most 255 bytes: longer paths go by a descriptor's
+  // /proc/self/fd/N, which the kernel resolves during the call.
+  const fds: number[] = [];
+  const path = (dir: string) => {
+    if (encoder.encode(dir).length < FSCONFIG_MAX_STRING) return dir;
+    fds.push(openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY));
+    return fdPath(fds.at(-1)!);
+  };
   try {
     fsconfigString(fs, "source", "overlay"); // what mount tables show, as with mount(2)
-    for (const dir of dirs.lowerDirs) fsconfigString(fs, "lowerdir+", dir);
+    for (const dir of dirs.lowerDirs) fsconfigString(fs, "lowerdir+", path(dir));
     if (dirs.upperDir !== undefined) {
-      fsconfigString(fs, "upperdir", dirs.upperDir);
-      fsconfigString(fs, "workdir", dirs.workDir!);
+      fsconfigString(fs, "upperdir", path(dirs.upperDir));
+      fsconfigString(fs, "workdir", path(dirs.workDir!));
     }
     for (const [key, value] of OPTIONS) fsconfigString(fs, key, value);
     if (volatile) fsconfigFlag(fs, "volatile");
   } catch (e) {
     close(fs);
     throw mountError(e, target);
+  } finally {
+    for (const fd of fds) close(fd);
   }
   try {
     fsconfigCreate(fs);
