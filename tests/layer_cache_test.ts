@@ -936,3 +936,24 @@ peerTest("a store deeper than fsconfig's 255-byte strings still mounts", PEERS, 
     assertSameOutcome("deep store", expected, cached, ["unpack", "overlay"]);
   });
 });
+
+peerTest(
+  "a 0/0 character device (overlay's whiteout) is hidden in layer 0, an empty file above",
+  PEERS,
+  async () => {
+    // A known difference from unpack, which makes the device: overlay cannot hold one.
+    await withTemp(async (dir) => {
+      const dev = (name: string): MemberSpec => ({ name, type: "char", devmajor: 0, devminor: 0 });
+      const img = await writeImage(`${dir}/layout`, "t", {
+        layers: [{ tar: buildTar([dev("zero0"), evilFile("f")]) }, {
+          tar: buildTar([dev("zero1")]),
+        }],
+      });
+      const cached = await viaCache(img.ref, `${dir}/store`, `${dir}/ctr`);
+      const n = cached.tree!.nodes;
+      assert.equal(n["zero0"], undefined);
+      assert.deepEqual([n["zero1"]?.type, n["zero1"]?.mode, n["zero1"]?.size], ["file", 0, 0]);
+      assert.equal(n["f"]?.type, "file");
+    });
+  },
+);
