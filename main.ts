@@ -4,15 +4,16 @@
  * @module
  */
 import { COMMANDS, findCommand } from "./lib/cli/commands.ts";
-import { AbortedError, UsageError } from "./lib/errors.ts";
+import { AbortedError, ExitCodeError, UsageError } from "./lib/errors.ts";
 import { logLine, setRuntimeGlobal } from "./lib/cli/runtime_globals.ts";
 import { escapeUnsafe } from "./lib/report/safe_text.ts";
 
 const VERSION = "0.1.0";
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  const shown = COMMANDS.filter((c) => !c.hidden);
+  const width = Math.max(...shown.map((c) => c.name.length));
+  const lines = shown.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
     "ocibox: OCI images, registries and containers in one program",
     "",
@@ -76,18 +77,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const mod = await info.load();
     const rest = argv.slice(i + 1);
-    if (rest.includes("--help") || rest.includes("-h")) {
-      const dd = rest.indexOf("--");
-      const h = Math.max(rest.indexOf("--help"), rest.indexOf("-h"));
-      if (dd === -1 || h < dd) {
-        console.log(mod.help);
-        return 0;
-      }
+    if (mod.wantsHelp ? mod.wantsHelp(rest) : defaultWantsHelp(rest)) {
+      console.log(mod.help);
+      return 0;
     }
     return await mod.run(rest);
   } catch (e) {
     return fail(e, debug);
   }
+}
+
+/** `--help` or `-h` before any `--`. */
+function defaultWantsHelp(args: string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h");
 }
 
 function fail(e: unknown, debug: boolean): number {
@@ -98,6 +101,7 @@ function fail(e: unknown, debug: boolean): number {
   console.error(`error: ${msg}`);
   logLine("error", msg);
   // 130 like a shell for Ctrl-C (the work stopped through its AbortSignal).
+  if (e instanceof ExitCodeError) return e.exitCode;
   return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }
 

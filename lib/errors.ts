@@ -32,6 +32,20 @@ export class UsageError extends OciboxError {
   }
 }
 
+/**
+ * Another error, with the exit code ocibox must end with (podman's 125, 126 and 127 for
+ * `run IMAGE`); message and code are the cause's.
+ */
+export class ExitCodeError extends OciboxError {
+  constructor(readonly exitCode: number, cause: unknown) {
+    super(
+      cause instanceof OciboxError ? cause.code : "FAILED",
+      cause instanceof Error ? cause.message : String(cause),
+      { cause },
+    );
+  }
+}
+
 /** A digest string does not follow the spec's grammar or its algorithm's encoding. */
 export class InvalidDigestError extends OciboxError {
   constructor(readonly digest: string, reason: string) {

@@ -10,6 +10,11 @@ export interface CommandModule {
   readonly help: string;
   /** Runs the command with the arguments after its name; resolves to the exit code. */
   run(args: string[]): Promise<number>;
+  /**
+   * Whether `args` ask for the help text. Default: `--help` or `-h` before any `--`; commands
+   * whose arguments end in a program's own (`run IMAGE CMD --help`) decide themselves.
+   */
+  wantsHelp?(args: string[]): boolean;
 }
 
 /** One row of the command table. */
@@ -17,6 +22,8 @@ export interface CommandInfo {
   readonly name: string;
   readonly summary: string;
   readonly load: () => Promise<CommandModule>;
+  /** Left out of `ocibox --help` (internal: the monitor of a detached container). */
+  readonly hidden?: boolean;
 }
 
 /** Every command, in the order `ocibox --help` lists them. */
@@ -124,7 +131,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   },
   {
     name: "run",
-    summary: "create and start a container, wait for it and delete it",
+    summary: "run a command in a new container of an image (or runc's run of a bundle)",
     load: () => import("./container/run.ts"),
   },
   {
@@ -149,8 +156,23 @@ export const COMMANDS: readonly CommandInfo[] = [
   },
   {
     name: "ps",
-    summary: "list a container's processes",
+    summary: "list the store's containers (or runc's ps ID: a container's processes)",
     load: () => import("./container/ps.ts"),
+  },
+  {
+    name: "logs",
+    summary: "print what a detached container wrote",
+    load: () => import("./manage/logs.ts"),
+  },
+  {
+    name: "stop",
+    summary: "stop containers (TERM, then KILL)",
+    load: () => import("./manage/stop.ts"),
+  },
+  {
+    name: "rm",
+    summary: "remove containers of the store",
+    load: () => import("./manage/rm.ts"),
   },
   {
     name: "pause",
@@ -161,6 +183,12 @@ export const COMMANDS: readonly CommandInfo[] = [
     name: "resume",
     summary: "thaw a paused container",
     load: () => import("./container/resume.ts"),
+  },
+  {
+    name: "container-monitor",
+    summary: "internal: supervises a detached container",
+    load: () => import("./container/monitor.ts"),
+    hidden: true,
   },
   {
     name: "features",

@@ -8,13 +8,15 @@ import { readConfig, resolveManifest } from "../transport/resolve.ts";
 import { expectPositionals, parseFlags } from "./args.ts";
 import { platformFlag, writeStdout } from "./common.ts";
 import { registryFlagHelp, registryFlagOptions, registryOptions } from "./registry_flags.ts";
-import { parseTransportRef } from "../transport/transport_ref.ts";
+import { hasTransport, parseTransportRef } from "../transport/transport_ref.ts";
 
 export const help = `Usage: ocibox inspect [--raw] [--config] [--platform OS/ARCH[/VARIANT]] IMAGE
+       ocibox inspect NAME
 
 Prints an image's digest, tags, creation time, platform, labels, layers and environment as
 JSON with skopeo inspect's fields. IMAGE is a location such as docker://REGISTRY/REPO:TAG,
-oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], dir:DIR.
+oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], dir:DIR, store:NAME. A bare
+name is a container of the local store (its podman-style JSON), else an image of the store.
 
 Flags:
   --raw              print the top-level manifest (or index) exactly as stored
@@ -38,7 +40,20 @@ export async function run(args: string[]): Promise<number> {
   });
   expectPositionals(positionals, 1, "ocibox inspect [flags] IMAGE");
   const platform = platformFlag(values.platform);
-  const from = parseTransportRef(positionals[0]);
+  let location = positionals[0];
+  if (!hasTransport(location)) {
+    if (!values.raw && !values.config) {
+      const { inspectContainerByName } = await import("../containers/inspect_view.ts");
+      const json = await inspectContainerByName(location);
+      if (json !== undefined) {
+        console.log(JSON.stringify([json], null, 2));
+        return 0;
+      }
+    }
+    // An image of the store when it reads as an image name; else the usage error below.
+    if (await isImageName(location)) location = `store:${location}`;
+  }
+  const from = parseTransportRef(location);
   const src = await openSource(from, registryOptions(values, "", values.authfile));
   try {
     if (values.raw && !values.config) {
@@ -64,5 +79,15 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     await src.close();
+  }
+}
+
+/** Whether `s` is a valid image reference (a name for the store). */
+async function isImageName(s: string): Promise<boolean> {
+  const { candidateNames } = await import("../image/short_names.ts");
+  try {
+    return candidateNames(s, ["docker.io"]).length > 0;
+  } catch {
+    return false;
   }
 }

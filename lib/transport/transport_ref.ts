@@ -25,6 +25,15 @@ export const TRANSPORTS = [
   "store",
 ] as const;
 
+/**
+ * Whether `s` starts with a transport name and a colon (`oci:…`, `docker://…`); a bare image
+ * name (`busybox`, `localhost:5000/app`) does not.
+ */
+export function hasTransport(s: string): boolean {
+  const colon = s.indexOf(":");
+  return colon > 0 && (TRANSPORTS as readonly string[]).includes(s.slice(0, colon));
+}
+
 /** Splits `path[:rest]` at the first colon, as containers/image does. */
 function pathAndRef(details: string): [string, string | undefined] {
   const i = details.indexOf(":");

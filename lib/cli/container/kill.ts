@@ -6,19 +6,24 @@ import { UsageError } from "../../errors.ts";
 import { killContainer } from "../../runtime/lifecycle/kill.ts";
 import { parseSignal } from "../../runtime/lifecycle/signals.ts";
 import { parseFlags } from "../args.ts";
-import { runtimeGlobals } from "../runtime_globals.ts";
+import { runtimeTarget } from "./target.ts";
 
-export const help = `Usage: ocibox kill [--all] ID [SIGNAL]
+export const help = `Usage: ocibox kill [--all] [-s SIGNAL] ID|NAME [SIGNAL]
 
 Sends SIGNAL (default TERM; a name like KILL or SIGKILL, or a number) to the container's init,
-or with --all to every process in its cgroup.`;
+or with --all to every process in its cgroup. ID is the runtime's id (runc's kill); a name or id
+prefix of a container of the store works too (podman's kill, whose -s SIGNAL is taken).`;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { all: { type: "boolean", short: "a" } });
+  const { values, positionals } = parseFlags(args, {
+    all: { type: "boolean", short: "a" },
+    signal: { type: "string", short: "s" },
+  });
   if (positionals.length < 1 || positionals.length > 2) {
-    throw new UsageError("usage: ocibox kill [--all] ID [SIGNAL]");
+    throw new UsageError("usage: ocibox kill [--all] [-s SIGNAL] ID [SIGNAL]");
   }
-  const signal = parseSignal(positionals[1] ?? "TERM");
-  await killContainer(runtimeGlobals.root, positionals[0], signal, values.all);
+  const signal = parseSignal(positionals[1] ?? values.signal ?? "TERM");
+  const target = await runtimeTarget(positionals[0]);
+  await killContainer(target.root, target.id, signal, values.all);
   return 0;
 }

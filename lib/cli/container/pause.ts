@@ -4,7 +4,7 @@
  */
 import { setPaused } from "../../runtime/lifecycle/query.ts";
 import { expectPositionals, parseFlags } from "../args.ts";
-import { runtimeGlobals } from "../runtime_globals.ts";
+import { runtimeTarget } from "./target.ts";
 
 export const help = `Usage: ocibox pause ID | ocibox resume ID
 
@@ -14,7 +14,8 @@ pause freezes every process of a running container (cgroup freezer); resume thaw
 export async function runPause(args: string[], pause: boolean): Promise<number> {
   const { positionals } = parseFlags(args, {});
   expectPositionals(positionals, 1, `ocibox ${pause ? "pause" : "resume"} ID`);
-  await setPaused(runtimeGlobals.root, positionals[0], pause);
+  const target = await runtimeTarget(positionals[0]);
+  await setPaused(target.root, target.id, pause);
   return 0;
 }
 

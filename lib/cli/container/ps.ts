@@ -6,13 +6,28 @@ import { UsageError } from "../../errors.ts";
 import { containerPids } from "../../runtime/lifecycle/query.ts";
 import { parseFlags } from "../args.ts";
 import { runtimeGlobals } from "../runtime_globals.ts";
+import { psForm } from "../verb_forms.ts";
 
-export const help = `Usage: ocibox ps [--format table|json] ID [-- PS_ARGS...]
+/** Help of the listing form. */
+export const PS_LIST_HELP = `Usage: ocibox ps [-a] [-q] [--format json]
+
+Lists the containers of the local store (made by ocibox run IMAGE): the running ones, or all
+with -a.
+
+Flags:
+  -a, --all            every container, not only running ones
+  -q, --quiet          ids only
+  --format json        podman's JSON`;
+
+export const help = `${PS_LIST_HELP}
+
+Usage: ocibox ps [--format table|json] ID [-- PS_ARGS...]      (runc's ps)
 
 Shows the container's processes: a pid list with --format json, else ps(1) output (default
 \`ps -ef\`, or the ps arguments given after --) limited to them.`;
 
 export async function run(args: string[]): Promise<number> {
+  if (psForm(args) === "list") return await (await import("../manage/ps_list.ts")).run(args);
   const { values, positionals } = parseFlags(args, { format: { type: "string", short: "f" } });
   if (positionals.length < 1) throw new UsageError("usage: ocibox ps [--format table|json] ID");
   const pids = await containerPids(runtimeGlobals.root, positionals[0]);

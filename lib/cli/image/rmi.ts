@@ -12,10 +12,10 @@ export const help = `Usage: ocibox rmi [flags] IMAGE [IMAGE...]
 Removes images from the local store. A name of an image that has other names only takes that
 name off ("Untagged"); the last name, or an image id, removes the image ("Deleted") and the
 blobs no other image uses. An image a container was made from is refused, unless --force:
-then the image goes and the container keeps running from its cached layers.
+then, as with podman, those containers are stopped (killed) and removed too.
 
 Flags:
-  -f, --force                 remove images containers use
+  -f, --force                 also remove the containers made from the images
   -a, --all                   remove every image
 ${STORE_HELP}
 
@@ -42,12 +42,23 @@ export async function run(args: string[]): Promise<number> {
   for (const r of results) {
     for (const name of r.untagged) console.log(`Untagged: ${name}`);
     if (r.deleted) console.log(`Deleted: ${r.deleted.slice("sha256:".length)}`);
-    if (r.usedBy.length) {
-      console.error(
-        `warning: containers ${r.usedBy.join(", ")} were made from the removed image ` +
-          `${r.deleted}; they keep their cached layers`,
-      );
-    }
+    if (r.deleted && r.usedBy.length) await removeContainers(store, r.usedBy);
   }
   return 0;
+}
+
+/** Removes the containers `names` (killing running ones), as podman's rmi --force does. */
+async function removeContainers(store: string, names: readonly string[]): Promise<void> {
+  const [{ readContainer }, { removeContainer }] = await Promise.all([
+    import("../../store/container_records.ts"),
+    import("../../containers/manage.ts"),
+  ]);
+  for (const name of names) {
+    try {
+      await removeContainer(store, await readContainer(store, name), true);
+      console.log(`Removed container: ${name}`);
+    } catch (e) {
+      console.error(`warning: container ${name}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
 }
