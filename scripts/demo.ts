@@ -1,6 +1,9 @@
 /**
  * The main job, offline: builds a small image with `append`, copies it through every local
- * transport and back, inspects it, and unpacks it into a runtime bundle, narrating each step.
+ * transport and back, inspects it, unpacks it into a runtime bundle, pushes it to a registry on
+ * 127.0.0.1 and runs it from there as `ocibox run` does every day (pull into the store, the
+ * layer cache, an overlay per container), narrating each step. Without root (or without a
+ * registry) it does what it can and says why the rest was skipped.
  * Run: `deno task demo [--keep]` (keeps the work directory for a look around).
  * @module
  */
@@ -33,13 +36,7 @@ try {
   const app = `${work}/app`;
   await Deno.mkdir(`${app}/bin`, { recursive: true });
   await Deno.mkdir(`${app}/etc`, { recursive: true });
-  try {
-    await Deno.copyFile("/bin/busybox", `${app}/bin/busybox`);
-    await Deno.symlink("busybox", `${app}/bin/sh`);
-    console.log("  app/bin/busybox (from busybox-static), app/bin/sh -> busybox");
-  } catch {
-    console.log("  (busybox not installed: the image gets no shell)");
-  }
+  await addPrograms(app);
   await Deno.writeTextFile(
     `${app}/etc/passwd`,
     "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
@@ -121,6 +118,88 @@ try {
   if (!keep) await Deno.remove(work, { recursive: true });
 }
 
+/**
+ * The image's programs: busybox-static when installed, else the host's own /bin/sh, cat and
+ * sleep with the libraries they load (as ldd lists them).
+ */
+async function addPrograms(app: string): Promise<void> {
+  try {
+    await Deno.copyFile("/bin/busybox", `${app}/bin/busybox`);
+    for (const name of ["sh", "cat", "echo", "sleep", "id", "ls"]) {
+      await Deno.symlink("busybox", `${app}/bin/${name}`);
+    }
+    console.log("  app/bin/busybox (from busybox-static), sh, cat, echo, sleep, id, ls -> busybox");
+    return;
+  } catch { /* no busybox: the host's programs */ }
+  const programs = ["/bin/sh", "/bin/cat", "/bin/sleep", "/bin/echo", "/bin/id"];
+  const files = new Set<string>();
+  for (const program of programs) {
+    files.add(await Deno.realPath(program));
+    const out = await new Deno.Command("ldd", { args: [program], stdout: "piped", stderr: "null" })
+      .output().catch(() => undefined);
+    for (const m of dec.decode(out?.stdout ?? new Uint8Array()).matchAll(/(\/\S+) \(0x/g)) {
+      files.add(m[1]);
+    }
+  }
+  for (const program of programs) {
+    await Deno.copyFile(await Deno.realPath(program), `${app}${program}`);
+  }
+  for (const file of files) {
+    if (programs.some((p) => file.endsWith(p.slice(p.lastIndexOf("/"))))) continue;
+    const dest = `${app}${file}`;
+    await Deno.mkdir(dest.slice(0, dest.lastIndexOf("/")), { recursive: true });
+    await Deno.copyFile(file, dest);
+  }
+  console.log(
+    `  the host's ${programs.join(", ")} and the ${
+      files.size - programs.length
+    } libraries they load`,
+  );
+}
+
+/**
+ * 7. `ocibox run` from the registry: pulled into a store of its own, each layer unpacked once
+ * into the cache, an overlay per container; a second run, a detached one, ps/logs/exec/stop/rm.
+ */
+async function runPart(image: string): Promise<void> {
+  say("7. run it from the registry: pull, layer cache, overlay, container (ocibox run)");
+  if (Deno.uid() !== 0) {
+    console.log(
+      "  (skipped: containers need root here — namespaces, mounts and the overlay; run the demo as root)",
+    );
+    return;
+  }
+  const store = ["--store", `${work}/store`, "--root", `${work}/state`];
+  console.log(await ocibox(...store, "run", "--rm", image, "cat", "/etc/motd"));
+  console.log(await ocibox(...store, "images"));
+  say("8. a second container of the same image starts from the cached layers");
+  const t = performance.now();
+  console.log(
+    await ocibox(...store, "run", "--rm", image, "sh", "-c", "echo from $(id -un) in $(pwd)"),
+  );
+  console.log(`  (${Math.round(performance.now() - t)} ms, no layer unpacked again)`);
+  say("9. a detached container: ps, logs, exec, stop, rm");
+  await ocibox(
+    ...store,
+    "run",
+    "-d",
+    "--name",
+    "demo",
+    image,
+    "sh",
+    "-c",
+    "echo started; while true; do sleep 1; done",
+  );
+  console.log(await ocibox(...store, "ps"));
+  console.log(await ocibox(...store, "logs", "demo"));
+  console.log(await ocibox(...store, "exec", "demo", "cat", "/etc/motd"));
+  await ocibox(...store, "stop", "-t", "1", "demo");
+  console.log(await ocibox(...store, "ps", "-a"));
+  await ocibox(...store, "rm", "demo");
+  await ocibox(...store, "rmi", image);
+  await ocibox(...store, "image", "prune", "-a");
+}
+
 /** Push, list, inspect and pull through a local docker-registry, when one is installed. */
 async function registryPart(layout: string): Promise<void> {
   say("6. push to a registry, list its tags, pull it back (docker-registry on 127.0.0.1)");
@@ -169,6 +248,7 @@ async function registryPart(layout: string): Promise<void> {
     const pulled = JSON.parse(await ocibox("inspect", `oci:${work}/layout:pulled`)).Digest;
     console.log(`  pushed ${pushed}\n  pulled ${pulled}\n  same manifest: ${pushed === pulled}`);
     if (pushed !== pulled) throw new Error("the pulled image differs from the pushed one");
+    await runPart(`127.0.0.1:${port}/demo/app:v1`);
   } finally {
     registry.kill("SIGTERM");
     await registry.status;
