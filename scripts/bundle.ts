@@ -21,7 +21,7 @@ const worker = await new Deno.Command(Deno.execPath(), {
     "deno",
     "-o",
     `${root}dist/inflate_worker.ts`,
-    `${root}lib/layer/inflate_worker.ts`,
+    `${root}lib/archive/inflate_worker.ts`,
   ],
   stdout: "inherit",
   stderr: "inherit",

@@ -25,7 +25,7 @@ const out = await new Deno.Command(Deno.execPath(), {
     "--no-check",
     // Workers are not found by following imports: name the layer-inflating one.
     "--include",
-    `${root}lib/layer/inflate_worker.ts`,
+    `${root}lib/archive/inflate_worker.ts`,
     "-o",
     `${root}dist/ocibox-bin`,
     `${root}main.ts`,

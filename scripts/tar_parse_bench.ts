@@ -7,14 +7,14 @@
  * @module
  */
 
-import { makeEntry } from "../lib/layer/tar/entry.ts";
-import { TarReader } from "../lib/layer/tar/reader.ts";
+import { makeEntry } from "../lib/archive/tar/entry.ts";
+import { TarReader } from "../lib/archive/tar/reader.ts";
 import {
   encodeEntryHeader,
   endOfArchive,
   paddingFor,
   RECORD_SIZE,
-} from "../lib/layer/tar/writer.ts";
+} from "../lib/archive/tar/writer.ts";
 
 const FILES = 30_000;
 const FILES_PER_DIR = 30;

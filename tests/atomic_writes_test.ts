@@ -19,8 +19,8 @@
 import assert from "node:assert/strict";
 import { createHash, randomFillSync } from "node:crypto";
 import zlib from "node:zlib";
-import { makeEntry } from "../lib/layer/tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../lib/layer/tar/writer.ts";
+import { makeEntry } from "../lib/archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../lib/archive/tar/writer.ts";
 import { buildTar, writeImage, type WrittenImage } from "./support/images.ts";
 import { ociboxOk, spawnOcibox, toResult } from "./support/ocibox_cli.ts";
 import type { OciboxResult } from "./support/ocibox_cli.ts";

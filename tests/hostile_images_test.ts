@@ -32,8 +32,8 @@
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { makeEntry } from "../lib/layer/tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE } from "../lib/layer/tar/writer.ts";
+import { makeEntry } from "../lib/archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE } from "../lib/archive/tar/writer.ts";
 import { buildTar, hostArchitecture, sha256Digest, writeImage } from "./support/images.ts";
 import { MAIN_TS, type OciboxResult, toResult } from "./support/ocibox_cli.ts";
 import { peerTest, runPeer } from "./support/peers.ts";

@@ -7,15 +7,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { makeEntry, type TarEntry } from "../lib/layer/tar/entry.ts";
-import { checkHeaderBlock, decodeTarString, encodeTarString } from "../lib/layer/tar/header.ts";
-import { readTarEntries, scanTarFile } from "../lib/layer/tar/reader.ts";
+import { makeEntry, type TarEntry } from "../lib/archive/tar/entry.ts";
+import { checkHeaderBlock, decodeTarString, encodeTarString } from "../lib/archive/tar/header.ts";
+import { readTarEntries, scanTarFile } from "../lib/archive/tar/reader.ts";
 import {
   encodeEntryHeader,
   endOfArchive,
   paddingFor,
   RECORD_SIZE,
-} from "../lib/layer/tar/writer.ts";
+} from "../lib/archive/tar/writer.ts";
 import { peerTest } from "./support/peers.ts";
 import {
   concat,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { digestOf } from "../lib/digest/digester.ts";
 import { DigestMismatchError, NotFoundError } from "../lib/errors.ts";
 import { hostPlatform } from "../lib/image/platform.ts";
-import { scanTarFile } from "../lib/layer/tar/reader.ts";
+import { scanTarFile } from "../lib/archive/tar/reader.ts";
 import {
   LAYER_A,
   LAYER_B,

@@ -11,7 +11,7 @@ import { isLayerMediaType } from "../image/media_types.ts";
 import type { Platform } from "../image/platform.ts";
 import { syncDir } from "../io/atomic_file.ts";
 import { applyLayerBlob } from "../layer/apply_blob.ts";
-import { InflateWorker } from "../layer/offthread_inflate.ts";
+import { InflateWorker } from "../archive/offthread_inflate.ts";
 import { readRootfsText } from "../layer/rootfs_read.ts";
 import { RootfsWriter } from "../layer/rootfs_writer.ts";
 import { quietReporter, type Reporter } from "../report/reporter.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
+import { type Compression, COMPRESSIONS } from "../archive/compression.ts";
 import { appendImage, type LayerInput } from "../mutate/append.ts";
 import { copyImage } from "../transport/copy.ts";
 import { openDestination, openSource } from "../transport/open.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Compression, COMPRESSIONS } from "../layer/compression.ts";
+import { type Compression, COMPRESSIONS } from "../archive/compression.ts";
 import { copyImage } from "../transport/copy.ts";
 import { openDestination, openSource, preloadTransport } from "../transport/open.ts";
 import { parseTransportRef } from "../transport/transport_ref.ts";

@@ -16,10 +16,10 @@ import {
   throwIfAborted,
 } from "../errors.ts";
 import { EventLoopYield } from "../io/event_loop.ts";
-import { type Compression, decompress, detectCompression } from "./compression.ts";
-import { inflatesOffThread, type InflateWorker } from "./offthread_inflate.ts";
+import { type Compression, decompress, detectCompression } from "../archive/compression.ts";
+import { inflatesOffThread, type InflateWorker } from "../archive/offthread_inflate.ts";
 import type { LayerStats, RootfsWriter } from "./rootfs_writer.ts";
-import { TarReader } from "./tar/reader.ts";
+import { TarReader } from "../archive/tar/reader.ts";
 
 /** What is known about the blob before reading it. */
 export interface LayerBlobExpectation {

@@ -10,9 +10,14 @@ import { layerMediaTypeFor } from "../image/media_types.ts";
 import { fileStream } from "../io/file_stream.ts";
 import { storeBlob } from "../store/blob_dir.ts";
 import type { StoredBlob } from "../store/blob_dir.ts";
-import { compress, type Compression, decompress, detectCompression } from "./compression.ts";
+import {
+  compress,
+  type Compression,
+  decompress,
+  detectCompression,
+} from "../archive/compression.ts";
 import { type DirTarOptions, tarDirectory } from "./dir_to_tar.ts";
-import { TarReader } from "./tar/reader.ts";
+import { TarReader } from "../archive/tar/reader.ts";
 
 /** A layer blob stored in a blob directory (`<dir>/blobs/<alg>/<hex>`). */
 export interface NewLayer {

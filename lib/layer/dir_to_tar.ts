@@ -19,8 +19,8 @@ import {
 import { lgetxattr, llistxattr, readlinkat, statx } from "../../ffi/fs.ts";
 import { OciboxError, throwIfAborted } from "../errors.ts";
 import { concatBytes } from "../io/bytes.ts";
-import { makeEntry, type TarEntry, type TarEntryType } from "./tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "./tar/writer.ts";
+import { makeEntry, type TarEntry, type TarEntryType } from "../archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../archive/tar/writer.ts";
 
 /** Options for {@linkcode tarDirectory}. */
 export interface DirTarOptions {

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { RootfsWriter } from "./rootfs_writer.ts";
- * import { TarReader } from "./tar/reader.ts";
+ * import { TarReader } from "../archive/tar/reader.ts";
  * const writer = new RootfsWriter("/tmp/rootfs");
  * const layer = writer.beginLayer();
  * const reader = new TarReader(layer);
@@ -71,8 +71,8 @@ import {
   writeAll,
 } from "../../ffi/fs.ts";
 import { LayerApplyError, OciboxError, UnsafePathError } from "../errors.ts";
-import { classifyWhiteout, cleanEntryPath, splitPath } from "./entry_path.ts";
-import type { TarEntry, TarSink } from "./tar/entry.ts";
+import { classifyWhiteout, cleanEntryPath, splitPath } from "../archive/entry_path.ts";
+import type { TarEntry, TarSink } from "../archive/tar/entry.ts";
 
 /** How a rootfs is written. */
 export interface RootfsWriterOptions {

@@ -26,7 +26,7 @@ import {
 import { goTimeString } from "../image/inspect_info.ts";
 import { hostPlatform, type Platform } from "../image/platform.ts";
 import { fileStream } from "../io/file_stream.ts";
-import type { Compression } from "../layer/compression.ts";
+import type { Compression } from "../archive/compression.ts";
 import { layerFromDirectory, layerFromTarFile, type NewLayer } from "../layer/create_layer.ts";
 import { quietReporter, type Reporter } from "../report/reporter.ts";
 import { blobPath } from "../store/blob_dir.ts";

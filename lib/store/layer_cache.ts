@@ -59,9 +59,9 @@ import {
 import { MNT_DETACH, umount2 } from "../../ffi/mount.ts";
 import { throwIfAborted } from "../errors.ts";
 import { syncDir } from "../io/atomic_file.ts";
-import type { InflateWorker } from "../layer/offthread_inflate.ts";
+import type { InflateWorker } from "../archive/offthread_inflate.ts";
 import { RootfsWriter } from "../layer/rootfs_writer.ts";
-import { decodeTarString } from "../layer/tar/header.ts";
+import { decodeTarString } from "../archive/tar/header.ts";
 import { quietReporter, type Reporter } from "../report/reporter.ts";
 import type { ImageSource } from "../transport/types.ts";
 import { chainIds, diffDir, flatDir, layerDir } from "./layer_chain.ts";

@@ -12,7 +12,7 @@ import type { Descriptor } from "../image/descriptor.ts";
 import type { ImageManifest } from "../image/manifest.ts";
 import { isLayerMediaType } from "../image/media_types.ts";
 import { type AppliedLayer, applyLayerBlob } from "../layer/apply_blob.ts";
-import { InflateWorker } from "../layer/offthread_inflate.ts";
+import { InflateWorker } from "../archive/offthread_inflate.ts";
 import type { RootfsWriter } from "../layer/rootfs_writer.ts";
 import type { ImageSource } from "../transport/types.ts";
 

@@ -81,7 +81,7 @@ import { throwIfAborted } from "../errors.ts";
 import { EventLoopYield } from "../io/event_loop.ts";
 import { dirname } from "../io/paths.ts";
 import { RootfsWriter } from "../layer/rootfs_writer.ts";
-import { decodeTarString } from "../layer/tar/header.ts";
+import { decodeTarString } from "../archive/tar/header.ts";
 import { quietReporter, type Reporter } from "../report/reporter.ts";
 import type { ImageSource } from "../transport/types.ts";
 import { chainIds, diffDir } from "./layer_chain.ts";

@@ -14,9 +14,9 @@ import {
 } from "../errors.ts";
 import { AtomicFile } from "../io/atomic_file.ts";
 import { fileStream } from "../io/file_stream.ts";
-import { type Compression, decompress, detectCompression } from "../layer/compression.ts";
-import { makeEntry } from "../layer/tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../layer/tar/writer.ts";
+import { type Compression, decompress, detectCompression } from "../archive/compression.ts";
+import { makeEntry } from "../archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../archive/tar/writer.ts";
 import { openArchivePath } from "./safe_open.ts";
 import { TarFiles } from "./tar_files.ts";
 import { removeTree } from "./staging.ts";

@@ -47,7 +47,7 @@ import {
 } from "../image/media_types.ts";
 import type { ParsedImageIndex, ParsedImageManifest, ParsedManifest } from "../image/parsed.ts";
 import { choosePlatform, hostPlatform, type Platform } from "../image/platform.ts";
-import { compress, type Compression, decompressSniffed } from "../layer/compression.ts";
+import { compress, type Compression, decompressSniffed } from "../archive/compression.ts";
 import { plainReporter, type Reporter } from "../report/reporter.ts";
 import { indexDepthError, readChildManifest, readTopManifest } from "./resolve.ts";
 import type { ImageDestination, ImageSource, RawManifest } from "./types.ts";

@@ -16,7 +16,7 @@
 import { parseDigest } from "../digest/digest.ts";
 import { createDigester } from "../digest/digester.ts";
 import { DigestMismatchError } from "../errors.ts";
-import { type Compression, decompress } from "../layer/compression.ts";
+import { type Compression, decompress } from "../archive/compression.ts";
 
 /**
  * `raw` passed on unchanged, its content decompressed (by `compression`) and hashed on the

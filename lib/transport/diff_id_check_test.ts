@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { digestOf } from "../digest/digester.ts";
 import { DigestMismatchError } from "../errors.ts";
-import { compress, type Compression } from "../layer/compression.ts";
+import { compress, type Compression } from "../archive/compression.ts";
 import { collect } from "./archive_test_util.ts";
 import { diffIdChecked } from "./diff_id_check.ts";
 

@@ -74,8 +74,8 @@ import {
 } from "../image/media_types.ts";
 import { parseManifestBytes } from "../image/parsed.ts";
 import { bytesStream } from "../io/file_stream.ts";
-import { type Compression, detectCompression } from "../layer/compression.ts";
-import { cleanEntryPath } from "../layer/entry_path.ts";
+import { type Compression, detectCompression } from "../archive/compression.ts";
+import { cleanEntryPath } from "../archive/entry_path.ts";
 import { diffIdChecked } from "./diff_id_check.ts";
 import { DirFiles, type LayoutFiles } from "./layout_files.ts";
 import {

@@ -10,8 +10,8 @@ import {
   UnsupportedError,
 } from "../errors.ts";
 import { MEDIA_TYPE_DOCKER_MANIFEST } from "../image/media_types.ts";
-import { compress } from "../layer/compression.ts";
-import { scanTarFile } from "../layer/tar/reader.ts";
+import { compress } from "../archive/compression.ts";
+import { scanTarFile } from "../archive/tar/reader.ts";
 import {
   collect,
   LAYER_A,

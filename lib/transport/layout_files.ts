@@ -7,7 +7,7 @@
  */
 import { NotFoundError, UnsafePathError } from "../errors.ts";
 import { readAllBytes } from "../io/file_stream.ts";
-import { cleanEntryPath } from "../layer/entry_path.ts";
+import { cleanEntryPath } from "../archive/entry_path.ts";
 import { notRegular, statBeneath, streamBeneath } from "./safe_open.ts";
 
 /** Read-only access to named files of a stored image. */

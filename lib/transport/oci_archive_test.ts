@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { digestOf } from "../digest/digester.ts";
 import { DigestMismatchError, InvalidImageError, InvalidReferenceError } from "../errors.ts";
-import { compress } from "../layer/compression.ts";
-import { scanTarFile } from "../layer/tar/reader.ts";
+import { compress } from "../archive/compression.ts";
+import { scanTarFile } from "../archive/tar/reader.ts";
 import {
   collect,
   LAYER_A,

@@ -11,9 +11,9 @@
  */
 import { LimitExceededError, NotFoundError } from "../errors.ts";
 import { fileStream, readAllBytes } from "../io/file_stream.ts";
-import { cleanEntryPath, splitPath } from "../layer/entry_path.ts";
-import type { TarEntry } from "../layer/tar/entry.ts";
-import { scanTarHeaders } from "../layer/tar/reader.ts";
+import { cleanEntryPath, splitPath } from "../archive/entry_path.ts";
+import type { TarEntry } from "../archive/tar/entry.ts";
+import { scanTarHeaders } from "../archive/tar/reader.ts";
 import { type LayoutFiles, missing } from "./layout_files.ts";
 
 const MAX_LINK_HOPS = 16;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LimitExceededError, NotFoundError, UnsafePathError } from "../errors.ts";
-import { makeEntry, type TarEntry } from "../layer/tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../layer/tar/writer.ts";
+import { makeEntry, type TarEntry } from "../archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../archive/tar/writer.ts";
 import { withTempDir } from "./archive_test_util.ts";
 import { MAX_ARCHIVE_MEMBERS, MAX_ARCHIVE_NAME_CHARS, TarFiles } from "./tar_files.ts";
 

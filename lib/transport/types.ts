@@ -4,7 +4,7 @@
  * `copyImage` is one generic function over the two, so any source copies to any destination.
  * @module
  */
-import type { Compression } from "../layer/compression.ts";
+import type { Compression } from "../archive/compression.ts";
 
 /** A blob as sources and destinations talk about it. */
 export interface BlobInfo {

@@ -15,8 +15,8 @@
  */
 import { createHash } from "node:crypto";
 import zlib from "node:zlib";
-import { makeEntry, type TarEntry } from "../../lib/layer/tar/entry.ts";
-import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../../lib/layer/tar/writer.ts";
+import { makeEntry, type TarEntry } from "../../lib/archive/tar/entry.ts";
+import { encodeEntryHeader, END_OF_ARCHIVE, paddingFor } from "../../lib/archive/tar/writer.ts";
 
 /** One tar member: entry fields (name and type required) plus its data for regular files. */
 export type MemberSpec = Partial<TarEntry> & Pick<TarEntry, "name" | "type"> & {

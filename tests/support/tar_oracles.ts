@@ -6,8 +6,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { TarEntry } from "../../lib/layer/tar/entry.ts";
-import { TarReader } from "../../lib/layer/tar/reader.ts";
+import type { TarEntry } from "../../lib/archive/tar/entry.ts";
+import { TarReader } from "../../lib/archive/tar/reader.ts";
 
 /** One archive member as both ocibox and Python report it. */
 export interface MemberDump {
