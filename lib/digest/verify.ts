@@ -17,7 +17,7 @@
 
 import { DigestMismatchError, SizeMismatchError } from "../errors.ts";
 import { type Digest, parseDigest } from "./digest.ts";
-import { createDigester, digestOf } from "./digester.ts";
+import { createDigester, type Digester, digestOf } from "./digester.ts";
 
 /** The identity of a piece of content: its digest and its length in bytes. */
 export interface DigestAndSize {
@@ -25,6 +25,76 @@ export interface DigestAndSize {
   digest: Digest;
   /** Length in bytes. */
   size: number;
+}
+
+/**
+ * The one streaming check of content against what it should be: feed it the chunks as they
+ * flow, and it fails as soon as more bytes came than `expected.size`, and at the end when the
+ * size or the digest differ. The store, uploads, layer application and {@linkcode
+ * verifyingStream} all use it. Parts of `expected` that are not given are only measured: the
+ * result tells what the content is (the digest in `expected.digest`'s algorithm, else
+ * `algorithm`, default sha256).
+ *
+ * @example
+ * ```ts
+ * import { ContentCheck } from "./verify.ts";
+ * const check = new ContentCheck({ size: 2 }, "config");
+ * check.update(new TextEncoder().encode("{}"));
+ * check.finish(); // { digest: "sha256:4413…", size: 2 }
+ * ```
+ */
+export class ContentCheck {
+  readonly #digester: Digester;
+  readonly #expected: Partial<DigestAndSize>;
+  readonly #what: string;
+
+  /**
+   * @throws {InvalidDigestError} when `expected.digest` is not a valid digest.
+   * @throws {UnsupportedError} when ocibox cannot compute its algorithm.
+   */
+  constructor(expected: Partial<DigestAndSize>, what: string, algorithm = "sha256") {
+    this.#expected = expected;
+    this.#what = what;
+    this.#digester = createDigester(
+      expected.digest ? parseDigest(expected.digest).algorithm : algorithm,
+    );
+  }
+
+  /** Bytes seen so far. */
+  get size(): number {
+    return this.#digester.size;
+  }
+
+  /**
+   * Takes the next piece.
+   *
+   * @throws {SizeMismatchError} when the content grows past the expected size.
+   */
+  update(chunk: Uint8Array): void {
+    const expected = this.#expected.size;
+    if (expected !== undefined && this.#digester.size + chunk.length > expected) {
+      throw new SizeMismatchError(this.#what, expected, this.#digester.size + chunk.length);
+    }
+    this.#digester.update(chunk);
+  }
+
+  /**
+   * The content's digest and size once all of it was fed.
+   *
+   * @throws {SizeMismatchError} when it is shorter than expected.
+   * @throws {DigestMismatchError} when the digest differs.
+   */
+  finish(): DigestAndSize {
+    const { size, digest } = this.#expected;
+    if (size !== undefined && this.#digester.size !== size) {
+      throw new SizeMismatchError(this.#what, size, this.#digester.size);
+    }
+    const actual = this.#digester.digest();
+    if (digest !== undefined && actual !== digest) {
+      throw new DigestMismatchError(this.#what, digest, actual);
+    }
+    return { digest: actual, size: this.#digester.size };
+  }
 }
 
 /**
@@ -75,24 +145,14 @@ export function verifyingStream(
   expected: DigestAndSize,
   what: string,
 ): TransformStream<Uint8Array, Uint8Array> {
-  const { algorithm } = parseDigest(expected.digest);
-  const digester = createDigester(algorithm);
+  const check = new ContentCheck(expected, what);
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      if (digester.size + chunk.length > expected.size) {
-        throw new SizeMismatchError(what, expected.size, digester.size + chunk.length);
-      }
-      digester.update(chunk);
+      check.update(chunk);
       controller.enqueue(chunk);
     },
     flush() {
-      if (digester.size !== expected.size) {
-        throw new SizeMismatchError(what, expected.size, digester.size);
-      }
-      const actual = digester.digest();
-      if (actual !== expected.digest) {
-        throw new DigestMismatchError(what, expected.digest, actual);
-      }
+      check.finish();
     },
   });
 }

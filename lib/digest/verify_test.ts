@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DigestMismatchError, SizeMismatchError, UnsupportedError } from "../errors.ts";
 import { digestOf } from "./digester.ts";
-import { countingDigestStream, verifyBytes, verifyingStream } from "./verify.ts";
+import { ContentCheck, countingDigestStream, verifyBytes, verifyingStream } from "./verify.ts";
 
 const enc = new TextEncoder();
 const DATA = enc.encode("0123456789abcdef");
@@ -99,4 +99,22 @@ Deno.test("countingDigestStream with sha512", async () => {
   const counter = countingDigestStream("sha512");
   await readAll(chunks(DATA).pipeThrough(counter.stream));
   assert.deepEqual(counter.result, { digest: digestOf(DATA, "sha512"), size: 16 });
+});
+
+Deno.test("ContentCheck: early size failure, late digest failure, measurement without expectations", () => {
+  const enc = new TextEncoder();
+  const two = new ContentCheck({ size: 2 }, "x");
+  two.update(enc.encode("{"));
+  assert.throws(() => two.update(enc.encode("}}")), SizeMismatchError);
+  const short = new ContentCheck({ size: 3 }, "x");
+  short.update(enc.encode("{}"));
+  assert.throws(() => short.finish(), SizeMismatchError);
+  const wrong = new ContentCheck({ digest: `sha256:${"0".repeat(64)}`, size: 2 }, "x");
+  wrong.update(enc.encode("{}"));
+  assert.throws(() => wrong.finish(), DigestMismatchError);
+  const free = new ContentCheck({}, "x", "sha512");
+  free.update(enc.encode("{}"));
+  const r = free.finish();
+  assert.equal(r.size, 2);
+  assert.match(r.digest, /^sha512:[0-9a-f]{128}$/);
 });

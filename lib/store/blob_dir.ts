@@ -5,8 +5,8 @@
  * @module
  */
 import { parseDigest } from "../digest/digest.ts";
-import { createDigester } from "../digest/digester.ts";
-import { DigestMismatchError, SizeMismatchError, throwIfAborted } from "../errors.ts";
+import { ContentCheck } from "../digest/verify.ts";
+import { throwIfAborted } from "../errors.ts";
 import { AtomicFile } from "../io/atomic_file.ts";
 import { releaseChunk } from "../io/slab_pool.ts";
 
@@ -37,8 +37,7 @@ export async function storeBlob(
   info: Partial<StoredBlob>,
   options: { signal?: AbortSignal } = {},
 ): Promise<StoredBlob> {
-  const what = `blob ${info.digest ?? "(new)"}`;
-  const digester = createDigester(info.digest ? parseDigest(info.digest).algorithm : "sha256");
+  const check = new ContentCheck(info, `blob ${info.digest ?? "(new)"}`);
   const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
   // Small pieces (fetch gives 64 KiB, some servers less) are written and hashed in batches of
   // about 1 MiB, one hash call per batch; large ones go as they are, without a copy. Each is
@@ -47,19 +46,14 @@ export async function storeBlob(
   // and hashing on the pool too measured no faster, up to 30% slower, on 2 cores.
   const batch = new Uint8Array(WRITE_BATCH);
   let fill = 0;
-  let received = 0;
   const flush = async (bytes: Uint8Array) => {
     const written = file.write(bytes);
-    digester.update(bytes);
+    check.update(bytes);
     await written;
   };
   try {
     for await (const chunk of stream) {
       throwIfAborted(options.signal);
-      received += chunk.length;
-      if (info.size !== undefined && received > info.size) {
-        throw new SizeMismatchError(what, info.size, received);
-      }
       if (fill + chunk.length > WRITE_BATCH || chunk.length >= DIRECT_BYTES) {
         if (fill) await flush(batch.subarray(0, fill));
         fill = 0;
@@ -73,17 +67,11 @@ export async function storeBlob(
       releaseChunk(chunk);
     }
     if (fill) await flush(batch.subarray(0, fill));
-    if (info.size !== undefined && received !== info.size) {
-      throw new SizeMismatchError(what, info.size, received);
-    }
-    const digest = digester.digest();
-    if (info.digest !== undefined && digest !== info.digest) {
-      throw new DigestMismatchError(what, info.digest, digest);
-    }
+    const { digest, size } = check.finish();
     const { algorithm } = parseDigest(digest);
     await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
     await file.commit(`${dir}/${blobPath(digest)}`);
-    return { digest, size: received, mediaType: info.mediaType };
+    return { digest, size, mediaType: info.mediaType };
   } catch (e) {
     await file.abort();
     throw e;
