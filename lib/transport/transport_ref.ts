@@ -1,29 +1,21 @@
 /**
  * Image locations as users write them, `TRANSPORT:DETAILS`, in skopeo's syntax:
  * `oci:PATH[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF|:@N]`, `dir:PATH`,
- * `docker://REF`, and ocibox's local store, `store:NAME`. Pure parsing; opening is in open.ts.
+ * `docker://REF`, and ocibox's local store, `store:NAME`. Pure parsing, by the rows of
+ * transport_table.ts; opening is in open.ts.
  * @module
  */
 import { UsageError } from "../errors.ts";
+import {
+  findTransport,
+  TRANSPORT_TABLE,
+  transportOf,
+  type TransportRef,
+  TRANSPORTS,
+  unknownTransport,
+} from "./transport_table.ts";
 
-/** A parsed image location. */
-export type TransportRef =
-  | { transport: "oci"; path: string; ref?: string }
-  | { transport: "oci-archive"; path: string; ref?: string }
-  | { transport: "docker-archive"; path: string; ref?: string; index?: number }
-  | { transport: "dir"; path: string }
-  | { transport: "docker"; ref: string }
-  | { transport: "store"; name: string };
-
-/** Transport names, for help texts. */
-export const TRANSPORTS = [
-  "oci",
-  "oci-archive",
-  "docker-archive",
-  "dir",
-  "docker",
-  "store",
-] as const;
+export { type TransportRef, TRANSPORTS } from "./transport_table.ts";
 
 /**
  * Whether `s` starts with a transport name and a colon (`oci:…`, `docker://…`); a bare image
@@ -31,13 +23,7 @@ export const TRANSPORTS = [
  */
 export function hasTransport(s: string): boolean {
   const colon = s.indexOf(":");
-  return colon > 0 && (TRANSPORTS as readonly string[]).includes(s.slice(0, colon));
-}
-
-/** Splits `path[:rest]` at the first colon, as containers/image does. */
-function pathAndRef(details: string): [string, string | undefined] {
-  const i = details.indexOf(":");
-  return i < 0 ? [details, undefined] : [details.slice(0, i), details.slice(i + 1)];
+  return colon > 0 && findTransport(s.slice(0, colon)) !== undefined;
 }
 
 /**
@@ -53,49 +39,19 @@ function pathAndRef(details: string): [string, string | undefined] {
 export function parseTransportRef(s: string): TransportRef {
   const colon = s.indexOf(":");
   if (colon <= 0) {
+    const examples = TRANSPORTS.map((t) => TRANSPORT_TABLE[t].syntax).join(", ");
     throw new UsageError(
-      `image location ${JSON.stringify(s)} has no transport; write e.g. oci:PATH[:TAG], ` +
-        `oci-archive:FILE, docker-archive:FILE, dir:PATH or docker://REF`,
+      `image location ${JSON.stringify(s)} has no transport; write e.g. ${examples}`,
     );
   }
   const transport = s.slice(0, colon);
-  const details = s.slice(colon + 1);
-  const need = (what: string) => {
+  const spec = findTransport(transport) ?? unknownTransport(s, transport);
+  return spec.parse(s.slice(colon + 1), (what) => {
     throw new UsageError(`${JSON.stringify(s)}: ${transport}: needs ${what}`);
-  };
-  switch (transport) {
-    case "oci":
-    case "oci-archive": {
-      const [path, ref] = pathAndRef(details);
-      if (path === "") need("a path");
-      return ref === undefined || ref === "" ? { transport, path } : { transport, path, ref };
-    }
-    case "docker-archive": {
-      const [path, ref] = pathAndRef(details);
-      if (path === "") need("a path");
-      if (ref === undefined || ref === "") return { transport, path };
-      if (ref.startsWith("@")) {
-        const n = Number(ref.slice(1));
-        if (!/^\d+$/.test(ref.slice(1)) || !Number.isSafeInteger(n)) {
-          need("a number after @ (the image's position in the archive)");
-        }
-        return { transport, path, index: n };
-      }
-      return { transport, path, ref };
-    }
-    case "dir":
-      if (details === "") need("a path");
-      return { transport, path: details };
-    case "docker":
-      if (!details.startsWith("//") || details.length === 2) need("//REFERENCE");
-      return { transport, ref: details.slice(2) };
-    case "store":
-      // The name is checked when the store is opened (short names need the registries config).
-      if (details === "") need("an image name or id");
-      return { transport, name: details };
-  }
-  throw new UsageError(
-    `unknown transport ${JSON.stringify(transport)} in ${JSON.stringify(s)}; ` +
-      `known: ${TRANSPORTS.join(", ")}`,
-  );
+  });
+}
+
+/** The location string of a parsed reference, for messages. */
+export function describe(ref: TransportRef): string {
+  return transportOf(ref).describe(ref);
 }
