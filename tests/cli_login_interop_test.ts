@@ -6,7 +6,7 @@
  */
 import { ok, strictEqual } from "node:assert/strict";
 import { bearerRegistry, ocibox, sandbox } from "../lib/cli/login_test_util.ts";
-import { serve } from "../lib/registry/registry_test_util.ts";
+import { serve } from "../lib/http/http_test_util.ts";
 import { peerTest } from "./support/peers.ts";
 import { testPki } from "./support/test_pki.ts";
 

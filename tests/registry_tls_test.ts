@@ -7,13 +7,13 @@
  */
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { NetworkError } from "../lib/errors.ts";
-import { defaultTransport } from "../lib/registry/http/default_transport.ts";
-import { fetchTransport } from "../lib/registry/http/fetch_transport.ts";
-import { h1Transport } from "../lib/registry/http/h1_transport.ts";
-import { insecureTransport } from "../lib/registry/http/insecure_transport.ts";
-import { nodeTransport } from "../lib/registry/http/node_transport.ts";
-import { withRetry } from "../lib/registry/http/retry.ts";
-import { bodyText, getRequest, serve } from "../lib/registry/registry_test_util.ts";
+import { defaultTransport } from "../lib/http/default_transport.ts";
+import { fetchTransport } from "../lib/http/fetch_transport.ts";
+import { h1Transport } from "../lib/http/h1_transport.ts";
+import { insecureTransport } from "../lib/http/insecure_transport.ts";
+import { nodeTransport } from "../lib/http/node_transport.ts";
+import { withRetry } from "../lib/http/retry.ts";
+import { bodyText, getRequest, serve } from "../lib/http/http_test_util.ts";
 import { RegistrySession } from "../lib/registry/session.ts";
 import { peerTest } from "./support/peers.ts";
 import { assertTlsTrust, startMutualTlsServer, testPki } from "./support/test_pki.ts";

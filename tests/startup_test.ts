@@ -27,7 +27,7 @@ Deno.test("main.ts statically loads only the command table and errors", async ()
   walk(main);
   for (const s of seen) {
     assert.ok(
-      !/\/lib\/(layer|transport|registry|runtime|image|digest)\//.test(s),
+      !/\/lib\/(layer|transport|registry|http|runtime|image|digest)\//.test(s),
       `--help would load ${s}`,
     );
   }
@@ -46,7 +46,7 @@ Deno.test("the runtime's verbs load no registry, transport, tar or image code", 
   // runc-only verbs' whole closure (dynamic imports included) too.
   const runcOnly = ["create", "start", "delete", "list"];
   const verbs = [...runcOnly, "state", "kill", "exec", "run", "ps", "pause"];
-  const heavy = /\/lib\/(layer|transport|registry|image|digest|store|containers)\/|node:util/;
+  const heavy = /\/lib\/(layer|transport|registry|http|image|digest|store|containers)\/|node:util/;
   for (const verb of verbs) {
     const entry = new URL(`../lib/cli/container/${verb}.ts`, import.meta.url).href;
     const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", entry])) as {

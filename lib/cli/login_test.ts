@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { serve } from "../registry/registry_test_util.ts";
+import { serve } from "../http/http_test_util.ts";
 import { bearerRegistry, ocibox, sandbox } from "./login_test_util.ts";
 
 Deno.test("ocibox login/logout: round trip through the auth file", async () => {

@@ -4,7 +4,7 @@
  * credentials out. Nothing here needs a peer tool.
  * @module
  */
-import { serve, type TestServer } from "../registry/registry_test_util.ts";
+import { serve, type TestServer } from "../http/http_test_util.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;

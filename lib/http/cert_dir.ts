@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { NotFoundError, OciboxError } from "../../errors.ts";
+import { NotFoundError, OciboxError } from "../errors.ts";
 
 /** What a certificate directory holds, as PEM text. */
 export interface CertDirMaterial {

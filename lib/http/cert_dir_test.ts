@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { NotFoundError } from "../../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import { CertDirError, defaultCertDir, readCertDir } from "./cert_dir.ts";
 
 Deno.test("readCertDir: *.crt are CAs, NAME.cert+NAME.key the client certificate", async () => {

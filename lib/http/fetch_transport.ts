@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { AbortedError, UnsupportedError } from "../../errors.ts";
+import { AbortedError, UnsupportedError } from "../errors.ts";
 import { type CertDirMaterial, readCertDir } from "./cert_dir.ts";
 import { toNetworkError } from "./network_error.ts";
 import { lazyNodeTransport } from "./lazy_node_transport.ts";

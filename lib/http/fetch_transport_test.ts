@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { AbortedError, NetworkError, UnsupportedError } from "../../errors.ts";
+import { AbortedError, NetworkError, UnsupportedError } from "../errors.ts";
 import {
   assertRefusedIsTyped,
   bodyText,
@@ -9,7 +9,7 @@ import {
   pieceServer,
   readRequestHead,
   writeAll,
-} from "../registry_test_util.ts";
+} from "./http_test_util.ts";
 import { fetchTransport } from "./fetch_transport.ts";
 
 Deno.test("fetchTransport: streams a response, leaves redirects, asks for identity encoding", async () => {

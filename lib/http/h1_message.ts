@@ -16,7 +16,7 @@
  * @module
  */
 
-import { quote } from "../../report/safe_text.ts";
+import { quote } from "../report/safe_text.ts";
 
 /** A response head that breaks the grammar (the connection cannot be trusted after it). */
 export class HttpFramingError extends Error {

@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { AbortedError } from "../../errors.ts";
+import { AbortedError } from "../errors.ts";
 import {
   type BodyFraming,
   bodyFraming,
@@ -32,8 +32,8 @@ import {
   parseResponseHead,
   type ResponseHead,
 } from "./h1_message.ts";
-import { concatBytes } from "../../io/bytes.ts";
-import { lendChunk, releaseChunk, sealSlab, takeSlab } from "../../io/slab_pool.ts";
+import { concatBytes } from "../io/bytes.ts";
+import { lendChunk, releaseChunk, sealSlab, takeSlab } from "../io/slab_pool.ts";
 import { toNetworkError } from "./network_error.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./types.ts";
 

@@ -1,5 +1,5 @@
 import { rejects, strictEqual } from "node:assert/strict";
-import { AbortedError, NetworkError } from "../../errors.ts";
+import { AbortedError, NetworkError } from "../errors.ts";
 import {
   assertRefusedIsTyped,
   bodyText,
@@ -9,7 +9,7 @@ import {
   pieceServer,
   readRequestHead,
   writeAll,
-} from "../registry_test_util.ts";
+} from "./http_test_util.ts";
 import { h1Transport } from "./h1_transport.ts";
 import type { HttpRequest } from "./types.ts";
 

@@ -1,12 +1,13 @@
 /**
- * Helpers for the registry unit tests: real HTTP(S) servers on 127.0.0.1 with a random port and
- * raw TCP servers that misbehave below HTTP. Nothing here needs a peer tool: the test PKI (made
- * with openssl) and the TLS checks built on it live with the peer tests (support/test_pki.ts).
+ * Helpers for the HTTP unit tests (and the registry's, which build on them): real HTTP(S)
+ * servers on 127.0.0.1 with a random port and raw TCP servers that misbehave below HTTP. Nothing
+ * here needs a peer tool: the test PKI (made with openssl) and the TLS checks built on it live
+ * with the peer tests (support/test_pki.ts).
  * @module
  */
 import { rejects } from "node:assert/strict";
 import { NetworkError } from "../errors.ts";
-import type { HttpRequest, HttpTransport } from "./http/types.ts";
+import type { HttpRequest, HttpTransport } from "./types.ts";
 
 /** A running test server. */
 export interface TestServer {
@@ -145,44 +146,6 @@ export function pieceServer(
     });
     return new Response(body, { headers: { "x-a": "1" } });
   });
-}
-
-/** One request as {@linkcode rawRegistry} sees it. */
-export interface RawRequest {
-  method: string;
-  /** Path and query. */
-  path: string;
-  headers: Headers;
-  conn: Deno.Conn;
-}
-
-/**
- * A registry written on raw TCP, for answers Deno.serve will not give (control characters in
- * header values, a body that stops halfway): `GET /v2/` gets 200 and every other request goes
- * to `answer`, which writes what it likes and resolves to false to close the connection.
- */
-export function rawRegistry(
-  answer: (req: RawRequest) => Promise<boolean>,
-): { host: string; port: number; close(): void } {
-  const tcp = listenTcp(async (conn) => {
-    for (;;) {
-      const head = await readRequestHead(conn);
-      if (!head) return;
-      const [line, ...fields] = head.slice(0, head.indexOf("\r\n\r\n")).split("\r\n");
-      const [method, path] = line.split(" ");
-      const headers = new Headers();
-      for (const f of fields) {
-        const colon = f.indexOf(":");
-        if (colon > 0) headers.append(f.slice(0, colon).trim(), f.slice(colon + 1).trim());
-      }
-      if (path === "/v2/") {
-        await writeAll(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-        continue;
-      }
-      if (!await answer({ method, path, headers, conn })) return;
-    }
-  });
-  return { host: `127.0.0.1:${tcp.port}`, port: tcp.port, close: tcp.close };
 }
 
 /**

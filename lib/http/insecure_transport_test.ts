@@ -1,6 +1,6 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
-import { AbortedError, NetworkError } from "../../errors.ts";
-import { listenTcp, readRequestHead, serve, writeAll } from "../registry_test_util.ts";
+import { AbortedError, NetworkError } from "../errors.ts";
+import { listenTcp, readRequestHead, serve, writeAll } from "./http_test_util.ts";
 import { insecureTransport } from "./insecure_transport.ts";
 import { nodeTransport } from "./node_transport.ts";
 

@@ -11,8 +11,8 @@
  * ```
  * @module
  */
-import { AbortedError, NetworkError, type NetworkErrorKind, OciboxError } from "../../errors.ts";
-import { safeText } from "../../report/safe_text.ts";
+import { AbortedError, NetworkError, type NetworkErrorKind, OciboxError } from "../errors.ts";
+import { safeText } from "../report/safe_text.ts";
 
 // Node's error codes for certificate and handshake problems (node:tls and OpenSSL names).
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_)/;

@@ -1,6 +1,6 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { AbortedError, NetworkError } from "../../errors.ts";
-import { hasUnsafeText } from "../../report/safe_text.ts";
+import { AbortedError, NetworkError } from "../errors.ts";
+import { hasUnsafeText } from "../report/safe_text.ts";
 import { toNetworkError } from "./network_error.ts";
 
 function fetchError(detail: string, phase = "Connect"): Error {

@@ -18,7 +18,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
-import { AbortedError } from "../../errors.ts";
+import { AbortedError } from "../errors.ts";
 import { toNetworkError } from "./network_error.ts";
 import type { HttpRequest, HttpResponse, HttpTransport } from "./types.ts";
 

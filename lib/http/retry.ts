@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { AbortedError, NetworkError } from "../../errors.ts";
+import { AbortedError, NetworkError } from "../errors.ts";
 import type { HttpResponse, RetryOptions } from "./types.ts";
 
 /** The defaults of {@linkcode RetryOptions}. */

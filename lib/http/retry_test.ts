@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { AbortedError, NetworkError } from "../../errors.ts";
-import { listenTcp, readRequestHead, serve, writeAll } from "../registry_test_util.ts";
+import { AbortedError, NetworkError } from "../errors.ts";
+import { listenTcp, readRequestHead, serve, writeAll } from "./http_test_util.ts";
 import { fetchTransport } from "./fetch_transport.ts";
 import {
   backoffDelay,

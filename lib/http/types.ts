@@ -1,7 +1,8 @@
 /**
  * The HTTP seam of the registry client: a request/response pair and a transport that sends one
- * request. The protocol code (client.ts) and the session (auth, retries, redirects) talk only
- * to these types, so a transport can be fetch, node:https (for --tls-verify=false) or a test's.
+ * request. The protocol code (lib/registry/client.ts) and the session (auth, retries, redirects)
+ * talk only to these types, so a transport can be fetch, node:https (for --tls-verify=false) or
+ * a test's.
  * @module
  */
 

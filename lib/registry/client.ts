@@ -31,7 +31,7 @@ import {
 } from "../image/media_types.ts";
 import { concatBytes } from "../io/bytes.ts";
 import { readAllBytes } from "../io/file_stream.ts";
-import type { HttpResponse } from "./http/types.ts";
+import type { HttpResponse } from "../http/types.ts";
 import { hasUnsafeText, quote, safeText } from "../report/safe_text.ts";
 import type { RegistrySession } from "./session.ts";
 

@@ -4,7 +4,8 @@ import { RegistrySession } from "./session.ts";
 import { digestOf } from "../digest/digester.ts";
 import { InvalidImageError, LimitExceededError, NetworkError, RegistryError } from "../errors.ts";
 import { readAllBytes } from "../io/file_stream.ts";
-import { rawRegistry, stall, writeAll } from "./registry_test_util.ts";
+import { rawRegistry } from "./registry_test_util.ts";
+import { stall, writeAll } from "../http/http_test_util.ts";
 import { hasUnsafeText } from "../report/safe_text.ts";
 
 const SUBJECT = "sha256:" + "a".repeat(64);

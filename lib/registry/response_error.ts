@@ -16,7 +16,7 @@
  * @module
  */
 import { RegistryError } from "../errors.ts";
-import type { HttpResponse } from "./http/types.ts";
+import type { HttpResponse } from "../http/types.ts";
 import { safeText } from "../report/safe_text.ts";
 
 const STATUS_TEXT: Record<number, string> = {

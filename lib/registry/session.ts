@@ -30,17 +30,17 @@ import {
   tokenGetRequest,
   tokenPostRequest,
 } from "./auth/token.ts";
-import { defaultCertDir } from "./http/cert_dir.ts";
-import { Deadline } from "./http/deadline.ts";
-import { defaultTransport } from "./http/default_transport.ts";
-import { DEFAULT_RETRY, withRetry } from "./http/retry.ts";
+import { defaultCertDir } from "../http/cert_dir.ts";
+import { Deadline } from "../http/deadline.ts";
+import { defaultTransport } from "../http/default_transport.ts";
+import { DEFAULT_RETRY, withRetry } from "../http/retry.ts";
 import type {
   HttpRequest,
   HttpResponse,
   HttpTransport,
   RetryOptions,
   TlsOptions,
-} from "./http/types.ts";
+} from "../http/types.ts";
 import { registryErrorFrom } from "./response_error.ts";
 import { quote } from "../report/safe_text.ts";
 

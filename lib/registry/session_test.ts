@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { NetworkError, RegistryError } from "../errors.ts";
-import { rawRegistry, serve, stall, type TestServer, writeAll } from "./registry_test_util.ts";
+import { rawRegistry } from "./registry_test_util.ts";
+import { serve, stall, type TestServer, writeAll } from "../http/http_test_util.ts";
 import { hasUnsafeText } from "../report/safe_text.ts";
 import { isLoopbackHost, RegistrySession } from "./session.ts";
 

@@ -20,12 +20,7 @@ import {
   throwIfAborted,
   UnsupportedError,
 } from "../errors.ts";
-import {
-  backoffDelay,
-  isRetryableError,
-  isRetryableStatus,
-  sleep,
-} from "../registry/http/retry.ts";
+import { backoffDelay, isRetryableError, isRetryableStatus, sleep } from "../http/retry.ts";
 import {
   convertManifest,
   type ManifestFormat,

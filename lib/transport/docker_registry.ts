@@ -18,7 +18,7 @@ import {
   MEDIA_TYPE_OCI_MANIFEST,
 } from "../image/media_types.ts";
 import { RepositoryClient } from "../registry/client.ts";
-import type { TlsOptions } from "../registry/http/types.ts";
+import type { TlsOptions } from "../http/types.ts";
 import { RegistrySession } from "../registry/session.ts";
 import type {
   BlobInfo,

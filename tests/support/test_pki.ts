@@ -14,8 +14,8 @@
  */
 import { rejects, strictEqual } from "node:assert/strict";
 import { NetworkError } from "../../lib/errors.ts";
-import type { HttpTransport } from "../../lib/registry/http/types.ts";
-import { bodyText, getRequest, serve } from "../../lib/registry/registry_test_util.ts";
+import type { HttpTransport } from "../../lib/http/types.ts";
+import { bodyText, getRequest, serve } from "../../lib/http/http_test_util.ts";
 import {
   type CertAuthority,
   type CertKeyPair,
