@@ -57,27 +57,30 @@ export async function superviseContainer(options: SuperviseOptions): Promise<num
   }
   let attachment: Attachment | undefined;
   let pid: number;
+  let master = -1;
   try {
     try {
       ({ pid } = await createContainer(id, { root, bundle: options.bundle, consoleFd }));
     } finally {
       if (consoleFd !== undefined) closeFd(consoleFd);
     }
+    if (relayEnd >= 0) {
+      master = await receiveTerminal(relayEnd, options.interactive);
+      closeFd(relayEnd);
+      relayEnd = -1;
+    }
     attachment = await options.beforeStart?.(pid);
     await startContainer(root, id);
   } catch (e) {
     if (relayEnd >= 0) closeFd(relayEnd);
+    if (master >= 0) closeFd(master);
     await attachment?.stop().catch(() => {});
     await deleteContainer(root, id, true).catch(() => {});
     throw e;
   }
   options.onStarted?.(pid);
   let relay: Promise<void> | undefined;
-  let master = -1;
-  if (relayEnd >= 0) {
-    const { recvFd } = await import("../../ffi/socket.ts");
-    master = recvFd(relayEnd).fd;
-    closeFd(relayEnd);
+  if (master >= 0) {
     const { relayPty } = await import("../runtime/lifecycle/console.ts");
     relay = relayPty(master, { stdin: options.interactive ? 0 : -1, stdout: 1 });
   }
@@ -90,4 +93,21 @@ export async function superviseContainer(options: SuperviseOptions): Promise<num
     await attachment?.stop().catch(() => {});
     await deleteContainer(root, id, true).catch(() => {});
   }
+}
+
+/**
+ * The pty master init sent during create, sized like the caller's terminal before the program
+ * starts: the relay copies the size too, but only once the program runs, and a program that
+ * asks at once (`stty size`, a shell's first prompt) would see 0x0.
+ */
+async function receiveTerminal(relayEnd: number, interactive: boolean): Promise<number> {
+  const [{ recvFd }, { getWinsize, isatty, setWinsize }] = await Promise.all([
+    import("../../ffi/socket.ts"),
+    import("../../ffi/pty.ts"),
+  ]);
+  const master = recvFd(relayEnd).fd;
+  const from = interactive && isatty(0) ? 0 : isatty(1) ? 1 : -1;
+  const size = from >= 0 ? getWinsize(from) : undefined;
+  if (size) setWinsize(master, size.rows, size.cols);
+  return master;
 }

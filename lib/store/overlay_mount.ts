@@ -72,7 +72,6 @@ import {
   OVERLAY_MAX_STACK,
   planLowerStack,
 } from "./layer_chain.ts";
-import { mergeLayerDirs } from "./rootfs_copy.ts";
 
 /**
  * overlayfs cannot be mounted here: not root (and no user namespace), no overlay in the
@@ -413,6 +412,9 @@ export async function ensureFlatDir(
   await Deno.mkdir(`${store}/tmp`, { recursive: true, mode: 0o700 });
   const staging = await Deno.makeTempDir({ dir: `${store}/tmp`, prefix: `flat-${Deno.pid}-` });
   try {
+    // Loaded here, not up front: rootfs_copy.ts brings the layer writer and its modules (~7 ms
+    // of every `run` that mounts cached layers), and flat dirs are rare.
+    const { mergeLayerDirs } = await import("./rootfs_copy.ts");
     await mergeLayerDirs(chain.map((id) => diffDir(store, id)), `${staging}/flat`, {
       mode: "link",
       signal,
