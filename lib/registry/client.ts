@@ -32,6 +32,7 @@ import {
 import { concatBytes } from "../io/bytes.ts";
 import { readAllBytes } from "../io/file_stream.ts";
 import type { HttpResponse } from "../http/types.ts";
+import { nextLink } from "../distribution/link.ts";
 import { hasUnsafeText, quote, safeText } from "../report/safe_text.ts";
 import type { RegistrySession } from "./session.ts";
 
@@ -647,16 +648,6 @@ function resolveUrl(ref: string, base: URL | string): URL | undefined {
  */
 function mediaTypeOf(res: HttpResponse): string {
   return safeText((res.headers.get("content-type") ?? "").split(";")[0].trim());
-}
-
-/** The target of `Link: <url>; rel="next"`, if any. */
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m) return m[1];
-  }
-  return undefined;
 }
 
 /** The last byte offset of a `Range: 0-N` upload status header (-1 when none). */

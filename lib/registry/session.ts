@@ -1,9 +1,9 @@
 /**
- * An authenticated conversation with one registry host: finds the scheme (`GET /v2/` over
- * https, falling back to http for insecure and loopback hosts), answers 401 challenges (Bearer
- * tokens from the token server, cached per scope until they expire or are refused; or Basic),
- * retries what failed in passing, bounds the wait for each answer, and never sends the
- * registry's credentials to another host. The protocol (manifests, blobs, uploads) lives in
+ * A conversation with one registry host: finds the scheme (`GET /v2/` over https, falling back
+ * to http for insecure and loopback hosts), retries what failed in passing, bounds the wait for
+ * each answer and each body, follows redirects, and never sends the registry's credentials to
+ * another host. What a request carries and what a 401 is answered with (Bearer tokens, Basic
+ * credentials) is auth/authenticator.ts' job. The protocol (manifests, blobs, uploads) lives in
  * client.ts on top of {@linkcode RegistrySession.request}.
  *
  * @example
@@ -21,15 +21,9 @@
  */
 import { AbortedError, NetworkError, RegistryError } from "../errors.ts";
 import { apiHost } from "../image/docker_reference.ts";
+import { Authenticator, isLoopbackHost, normalizeScope } from "./auth/authenticator.ts";
 import { type Challenge, parseChallenges, pickChallenge } from "./auth/challenge.ts";
-import { type Credentials, lookupCredentials } from "./auth/credentials.ts";
-import {
-  basicHeader,
-  type BearerToken,
-  parseTokenResponse,
-  tokenGetRequest,
-  tokenPostRequest,
-} from "./auth/token.ts";
+import type { Credentials } from "./auth/credentials.ts";
 import { defaultCertDir } from "../http/cert_dir.ts";
 import { Deadline } from "../http/deadline.ts";
 import { defaultTransport } from "../http/default_transport.ts";
@@ -112,29 +106,10 @@ const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 const BODY_TIMEOUT_ENV = "OCIBOX_BODY_TIMEOUT_MS";
 // A body in bytes extends the wait for headers as if sent at no less than this many bytes/ms.
 const SLOWEST_UPLOAD_BYTES_PER_MS = 64;
-const TOKEN_BODY_LIMIT = 1 << 20;
 const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** True for names that reach this machine only (`localhost:5000`, `127.0.0.1`, `[::1]:5000`). */
-export function isLoopbackHost(host: string): boolean {
-  let name = host;
-  if (name.startsWith("[")) name = name.slice(1, name.indexOf("]"));
-  else if (name.split(":").length === 2) name = name.slice(0, name.indexOf(":"));
-  name = name.toLowerCase();
-  return name === "localhost" || name.endsWith(".localhost") || name === "::1" ||
-    /^127\.\d+\.\d+\.\d+$/.test(name);
-}
-
-function normalizeScope(scope: string | undefined): string {
-  if (!scope) return "";
-  return [...new Set(scope.split(/\s+/).filter(Boolean))].join(" ");
-}
-
-function union(scope: string, extra: string | undefined): string[] {
-  const all = [...scope.split(" "), ...(extra ?? "").split(/\s+/)].filter(Boolean);
-  return [...new Set(all)];
-}
+export { isLoopbackHost };
 
 /** Counts time only while nothing moves: each chunk pulled from `body` restarts `restart`. */
 function touching(
@@ -235,18 +210,9 @@ export class RegistrySession {
   readonly #bodyTimeoutMs: number;
   readonly #userAgent: string;
   readonly #allowHttp: boolean;
-  readonly #now: () => number;
   #base?: URL;
   #ping?: Promise<PingResult>;
-  /** The challenge requests must answer (undefined: none seen yet, or none needed). */
-  #challenge?: Challenge;
-  #credentials?: Promise<Credentials | undefined>;
-  readonly #tokens = new Map<string, BearerToken>();
-  readonly #pendingTokens = new Map<string, Promise<BearerToken>>();
-  /** A refresh token the server gave in exchange for the password (offline_token). */
-  #refreshToken?: string;
-  /** The token server refused the OAuth2 POST: use GET from now on. */
-  #noPost = false;
+  readonly #auth: Authenticator;
 
   constructor(options: RegistrySessionOptions) {
     this.#options = options;
@@ -261,7 +227,22 @@ export class RegistrySession {
       bodyTimeoutFromEnv(options.env ?? ((n) => Deno.env.get(n))) ?? DEFAULT_BODY_TIMEOUT_MS;
     this.#userAgent = options.userAgent ?? `ocibox/${VERSION}`;
     this.#allowHttp = options.allowHttp ?? (tls.verify === false || isLoopbackHost(this.apiHost));
-    this.#now = options.now ?? Date.now;
+    this.#auth = new Authenticator({
+      host: options.host,
+      credentials: options.credentials,
+      authFile: options.authFile,
+      repository: options.repository,
+      env: options.env,
+      allowHttp: this.#allowHttp,
+      base: () => this.#base,
+      send: (request, signal) =>
+        this.#send(
+          { ...request, headers: this.#headers(request.headers, undefined) },
+          signal,
+          this.#retry.attempts,
+        ),
+      now: options.now,
+    });
   }
 
   /**
@@ -327,7 +308,7 @@ export class RegistrySession {
       await res.body?.cancel().catch(() => {});
       const challenges = parseChallenges(res.headers.get("www-authenticate"));
       this.#base = new URL(`${scheme}://${this.apiHost}/`);
-      this.#challenge = res.status === 401 ? pickChallenge(challenges) : undefined;
+      this.#auth.learn(res.status === 401 ? pickChallenge(challenges) : undefined);
       return { base: this.base, status: res.status, challenges };
     }
     if (stray) {
@@ -391,14 +372,14 @@ export class RegistrySession {
     const scope = normalizeScope(options.scope);
     const replayable = !(options.body instanceof ReadableStream);
     const attempts = replayable && options.retry !== false ? this.#retry.attempts : 1;
-    const sent = own ? await this.#authorization(scope, options.signal) : undefined;
+    const sent = own ? await this.#auth.authorization(scope, options.signal) : undefined;
     const res = await this.#send(
       { method, url, headers: this.#headers(options.headers, sent), body: options.body },
       options.signal,
       attempts,
     );
     if (res.status !== 401 || !own) return res;
-    const next = await this.#answer(res, scope, sent, options.signal);
+    const next = await this.#auth.answer(res, scope, sent, options.signal);
     if (next === undefined || !replayable) return res;
     await res.body?.cancel().catch(() => {});
     const again = await this.#send(
@@ -408,7 +389,7 @@ export class RegistrySession {
     );
     if (again.status === 401 && next.startsWith("Basic ")) {
       await again.body?.cancel().catch(() => {});
-      throw this.#wrongCredentials();
+      throw this.#auth.wrongCredentials();
     }
     return again;
   }
@@ -511,7 +492,7 @@ export class RegistrySession {
         : `${where.origin}${where.pathname}`;}
     let hint: string | undefined;
     if (response.status === 401 || response.status === 403) {
-      const creds = await this.#lookup().catch(() => undefined);
+      const creds = await this.#auth.credentials().catch(() => undefined);
       if (!creds) hint = `not logged in; try ocibox login ${this.host}`;
     }
     return registryErrorFrom(this.host, method, place, response, hint);
@@ -530,9 +511,9 @@ export class RegistrySession {
       await res.body?.cancel().catch(() => {});
       return;
     }
-    if (res.status === 401 && await this.#lookup()) {
+    if (res.status === 401 && await this.#auth.credentials()) {
       await res.body?.cancel().catch(() => {});
-      throw this.#wrongCredentials();
+      throw this.#auth.wrongCredentials();
     }
     throw await this.errorFor(res, "GET", "/v2/");
   }
@@ -547,209 +528,6 @@ export class RegistrySession {
     if (!headers.has("user-agent")) headers.set("user-agent", this.#userAgent);
     if (authorization) headers.set("authorization", authorization);
     return headers;
-  }
-
-  #lookup(): Promise<Credentials | undefined> {
-    this.#credentials ??= this.#options.credentials
-      ? Promise.resolve(this.#options.credentials)
-      : lookupCredentials(this.host, {
-        authFile: this.#options.authFile,
-        repository: this.#options.repository,
-        env: this.#options.env,
-      });
-    return this.#credentials;
-  }
-
-  #wrongCredentials(identityToken = false): RegistryError {
-    return new RegistryError(
-      this.host,
-      401,
-      "UNAUTHORIZED",
-      identityToken
-        ? `unauthorized: the identity token for ${this.host} was refused; log in again`
-        : `unauthorized: wrong username or password for ${this.host}`,
-    );
-  }
-
-  /** The Authorization to send before any 401, from what the last challenge asked for. */
-  async #authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
-    const challenge = this.#challenge;
-    if (!challenge) return undefined;
-    if (challenge.scheme === "basic") {
-      const creds = await this.#lookup();
-      return creds && "password" in creds ? basicHeader(creds.username, creds.password) : undefined;
-    }
-    const cached = this.#tokens.get(scope);
-    if (cached && cached.expiresAt > this.#now()) return `Bearer ${cached.token}`;
-    return `Bearer ${(await this.#token(scope, challenge, undefined, signal)).token}`;
-  }
-
-  /** The Authorization to try after a 401 (undefined: nothing better to offer). */
-  async #answer(
-    res: HttpResponse,
-    scope: string,
-    sent: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<string | undefined> {
-    // Some registries (gcr.io) send 401 without a challenge: the ping's one still applies.
-    const challenge = pickChallenge(parseChallenges(res.headers.get("www-authenticate"))) ??
-      this.#challenge;
-    if (!challenge) return undefined;
-    this.#challenge = challenge;
-    if (challenge.scheme === "basic") {
-      const creds = await this.#lookup();
-      if (!creds || !("password" in creds)) return undefined;
-      const header = basicHeader(creds.username, creds.password);
-      if (header === sent) {
-        await res.body?.cancel().catch(() => {});
-        throw this.#wrongCredentials();
-      }
-      return header;
-    }
-    // Expired or revoked, or the registry wants more scope than we asked for: a new token.
-    this.#tokens.delete(scope);
-    const token = await this.#token(scope, challenge, challenge.params.scope, signal);
-    return `Bearer ${token.token}`;
-  }
-
-  /** A fresh token for `scope`, shared by concurrent requests that need the same one. */
-  #token(
-    scope: string,
-    challenge: Challenge,
-    extra: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<BearerToken> {
-    const pending = this.#pendingTokens.get(scope);
-    if (pending) return pending;
-    const p = this.#fetchToken(challenge, union(scope, extra), signal)
-      .then((token) => {
-        this.#tokens.set(scope, token);
-        return token;
-      })
-      .finally(() => this.#pendingTokens.delete(scope));
-    this.#pendingTokens.set(scope, p);
-    return p;
-  }
-
-  async #fetchToken(
-    challenge: Challenge,
-    scopes: string[],
-    signal?: AbortSignal,
-  ): Promise<BearerToken> {
-    const realmText = challenge.params.realm;
-    let realm: URL;
-    try {
-      if (!realmText) throw new Error("missing");
-      realm = new URL(realmText, this.#base);
-      if (realm.protocol !== "https:" && realm.protocol !== "http:") throw new Error("scheme");
-    } catch {
-      throw new RegistryError(
-        this.host,
-        401,
-        "UNAUTHORIZED",
-        `registry ${this.host}: the Bearer challenge has no usable realm (${
-          quote(realmText ?? "")
-        })`,
-      );
-    }
-    const creds = await this.#lookup();
-    if (
-      creds && realm.protocol === "http:" && !this.#allowHttp && !isLoopbackHost(realm.host) &&
-      this.#base?.protocol !== "http:"
-    ) {
-      throw new RegistryError(
-        this.host,
-        401,
-        "UNAUTHORIZED",
-        `registry ${this.host}: refusing to send credentials to ${realm.origin} over plain http`,
-      );
-    }
-    const params = { service: challenge.params.service, scopes };
-    const identityToken = creds && "identityToken" in creds ? creds.identityToken : undefined;
-    const refresh = identityToken ?? this.#refreshToken;
-    if (refresh && !this.#noPost) {
-      const req = tokenPostRequest(realm, params, refresh);
-      const res = await this.#send(
-        {
-          method: "POST",
-          url: req.url,
-          headers: this.#headers(req.headers, undefined),
-          body: req.body,
-        },
-        signal,
-        this.#retry.attempts,
-      );
-      if (res.status === 200) return this.#readToken(res, realm);
-      // auth-oauth.md: servers without OAuth2 answer the POST with 404; fall back to GET.
-      const unsupported = res.status === 404 || res.status === 405;
-      if (!unsupported && identityToken) {
-        if (res.status === 401 || res.status === 400) {
-          await res.body?.cancel().catch(() => {});
-          throw this.#wrongCredentials(true);
-        }
-        throw await registryErrorFrom(this.host, "POST", realm.href, res, "getting a token");
-      }
-      await res.body?.cancel().catch(() => {});
-      if (unsupported) this.#noPost = true;
-      // A refresh token we got in exchange for the password may be stale: forget it.
-      this.#refreshToken = undefined;
-    }
-    const basic = creds && "password" in creds ? creds : undefined;
-    const req = tokenGetRequest(realm, params, basic);
-    const res = await this.#send(
-      { method: "GET", url: req.url, headers: this.#headers(req.headers, undefined) },
-      signal,
-      this.#retry.attempts,
-    );
-    if (res.status === 200) return this.#readToken(res, realm);
-    if (res.status === 401 || res.status === 403) {
-      if (basic) {
-        await res.body?.cancel().catch(() => {});
-        throw this.#wrongCredentials();
-      }
-      throw await registryErrorFrom(
-        this.host,
-        "GET",
-        `${realm.origin}${realm.pathname}`,
-        res,
-        `the token server wants credentials; try ocibox login ${this.host}`,
-      );
-    }
-    throw await registryErrorFrom(
-      this.host,
-      "GET",
-      `${realm.origin}${realm.pathname}`,
-      res,
-      "getting a token",
-    );
-  }
-
-  async #readToken(res: HttpResponse, realm: URL): Promise<BearerToken> {
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    if (res.body) {
-      for await (const chunk of res.body) {
-        size += chunk.length;
-        if (size > TOKEN_BODY_LIMIT) {
-          throw new RegistryError(
-            this.host,
-            res.status,
-            undefined,
-            `registry ${this.host}: token server ${realm.origin} answered more than 1 MiB`,
-          );
-        }
-        parts.push(chunk);
-      }
-    }
-    const body = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      body.set(p, off);
-      off += p.length;
-    }
-    const token = parseTokenResponse(body, this.#now(), `${realm.origin}${realm.pathname}`);
-    if (token.refreshToken) this.#refreshToken = token.refreshToken;
-    return token;
   }
 
   /** Sends through the transport with retries (`attempts`) and the per-request time bound. */
