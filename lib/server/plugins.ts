@@ -21,12 +21,16 @@
 import type { FlagOption } from "../cli/args.ts";
 import type { ServerConfig } from "./config.ts";
 import type { FallbackStore, ServerHooks } from "./hooks.ts";
+import { applyProxyFlags, buildProxyHooks, PROXY_FLAG_HELP, PROXY_FLAGS } from "./proxy/plugin.ts";
 
 /** Flags of `ocibox serve` that belong to auth and the proxy (`--htpasswd`, `--proxy` ...). */
-export const PLUGIN_FLAGS: Readonly<Record<string, FlagOption>> = {};
+export const PLUGIN_FLAGS: Readonly<Record<string, FlagOption>> = {
+  ...PROXY_FLAGS,
+};
 
 /** Help lines for {@linkcode PLUGIN_FLAGS}, each starting with two spaces and ending in "\n". */
-export const PLUGIN_FLAG_HELP = "";
+export const PLUGIN_FLAG_HELP = "" +
+  PROXY_FLAG_HELP;
 
 /**
  * Copies the plugin flags' values (as parseFlags returned them) into `config`.
@@ -34,17 +38,36 @@ export const PLUGIN_FLAG_HELP = "";
  * @throws {UsageError} for bad values.
  */
 export function applyPluginFlags(
-  _values: Readonly<Record<string, unknown>>,
-  _config: ServerConfig,
-): void {}
+  values: Readonly<Record<string, unknown>>,
+  config: ServerConfig,
+): void {
+  applyProxyFlags(values, config);
+}
 
 /**
  * The hooks `config` asks for: `authorize` from `config.auth`, `fallback` from `config.proxy`,
  * `routes` for a token endpoint. `store` is what a fallback writes through.
  */
-export function buildHooks(
-  _config: ServerConfig,
-  _store: FallbackStore,
+export async function buildHooks(
+  config: ServerConfig,
+  store: FallbackStore,
 ): Promise<ServerHooks> {
-  return Promise.resolve({});
+  return mergeHooks([
+    await buildProxyHooks(config, store),
+  ]);
+}
+
+/**
+ * One set of hooks from several plugins' (each hook given by at most one of them; every
+ * `close` runs).
+ */
+export function mergeHooks(parts: readonly ServerHooks[]): ServerHooks {
+  const merged: ServerHooks = Object.assign({}, ...parts);
+  const closers = parts.flatMap((p) => (p.close ? [p.close] : []));
+  if (closers.length > 1) {
+    merged.close = async () => {
+      for (const close of closers) await close();
+    };
+  }
+  return merged;
 }
