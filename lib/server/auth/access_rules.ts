@@ -38,6 +38,7 @@
  * @module
  */
 import { ConfigInvalidError } from "../../errors.ts";
+import type { AccessScope } from "../hooks.ts";
 import { ALL_ACTIONS, type RepositoryAction as Action } from "./scope.ts";
 
 /** One rule of the `access` list. */
@@ -183,6 +184,27 @@ export class AccessPolicy {
   /** Whether `user` (undefined: anonymous) may list the catalog. */
   catalogAllowed(user: string | undefined): boolean {
     return user !== undefined || this.#anonymousRead;
+  }
+
+  /**
+   * Whether `user` (undefined: anonymous) may have `scope` (a row of hooks.ts's table): every
+   * action it lists on a repository (`*`: all three), the catalog, or for the base endpoint
+   * just being someone.
+   *
+   * @example
+   * ```ts
+   * const p = AccessPolicy.fromJson(undefined, { anonymousRead: true });
+   * p.permits(undefined, { type: "repository", name: "a", actions: ["pull"] }); // true
+   * p.permits(undefined, { type: "base", name: "", actions: [] }); // false
+   * ```
+   */
+  permits(user: string | undefined, scope: AccessScope): boolean {
+    if (scope.type === "base") return user !== undefined;
+    if (scope.type === "registry") return scope.name === "catalog" && this.catalogAllowed(user);
+    const have = this.actionsFor(user, scope.name);
+    return scope.actions.every((a) =>
+      a === "*" ? ALL_ACTIONS.every((x) => have.has(x)) : have.has(a)
+    );
   }
 
   #matches(rule: CompiledRule, repository: string, user: string | undefined): boolean {

@@ -75,3 +75,30 @@ Deno.test("access: malformed rules are refused, naming the rule", () => {
     }, JSON.stringify(access));
   }
 });
+
+Deno.test("access: permits answers for every row of the scope table", () => {
+  const policy = AccessPolicy.fromJson([
+    { repository: "team/*", users: ["alice"], actions: ["pull", "push"] },
+    { repository: "public/*", anonymous: ["pull"] },
+  ]);
+  const base = { type: "base", name: "", actions: [] } as const;
+  const catalog = { type: "registry", name: "catalog", actions: ["*"] } as const;
+  const pull = { type: "repository", name: "team/a", actions: ["pull"] } as const;
+  const push = { type: "repository", name: "team/a", actions: ["pull", "push"] } as const;
+  const del = { type: "repository", name: "team/a", actions: ["delete"] } as const;
+  const all = { type: "repository", name: "team/a", actions: ["*"] } as const;
+  const pub = { type: "repository", name: "public/x", actions: ["pull"] } as const;
+  assert.equal(policy.permits(undefined, base), false);
+  assert.equal(policy.permits("alice", base), true);
+  assert.equal(policy.permits(undefined, catalog), false);
+  assert.equal(policy.permits("alice", catalog), true);
+  assert.equal(policy.permits("alice", { ...catalog, name: "other" }), false);
+  assert.equal(policy.permits("alice", pull), true);
+  assert.equal(policy.permits("alice", push), true);
+  assert.equal(policy.permits("alice", del), false);
+  assert.equal(policy.permits("alice", all), false);
+  assert.equal(policy.permits("bob", pull), false);
+  assert.equal(policy.permits(undefined, pull), false);
+  assert.equal(policy.permits(undefined, pub), true);
+  assert.equal(policy.permits(undefined, { ...pub, actions: ["pull", "push"] }), false);
+});

@@ -235,6 +235,18 @@ export class HtpasswdFile {
     return ok;
   }
 
+  /**
+   * A short fingerprint of `user`'s current hash, undefined for an unknown user. Refresh tokens
+   * carry it, so a changed password or a removed user ends them.
+   */
+  async fingerprint(user: string): Promise<string | undefined> {
+    await this.#maybeReload();
+    const entry = this.#users.get(user);
+    if (!entry) return undefined;
+    const sum = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(entry.hash));
+    return new Uint8Array(sum, 0, 12).toBase64({ alphabet: "base64url", omitPadding: true });
+  }
+
   #prune(now: number): void {
     for (const [k, until] of this.#verified) if (until <= now) this.#verified.delete(k);
     if (this.#verified.size >= CACHE_LIMIT) this.#verified.clear();

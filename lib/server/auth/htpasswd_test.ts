@@ -121,3 +121,14 @@ Deno.test("htpasswd: a changed file is reloaded; a broken change keeps the old u
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("htpasswd: fingerprints follow the user's hash", async () => {
+  const file = HtpasswdFile.fromText(FILE);
+  const a = await file.fingerprint("alice");
+  assert.match(a!, /^[A-Za-z0-9_-]{16}$/);
+  assert.equal(await file.fingerprint("alice"), a);
+  assert.notEqual(await file.fingerprint("bob"), a);
+  assert.equal(await file.fingerprint("nobody"), undefined);
+  const changed = HtpasswdFile.fromText(FILE.replace("alice:$2y$04$6", "alice:$2y$04$7"));
+  assert.notEqual(await changed.fingerprint("alice"), a);
+});
