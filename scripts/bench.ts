@@ -8,10 +8,12 @@
  *   the pulled layouts are identical, and writes .bench/registry.md;
  * - suite `runtime`: times `ocibox run` of a busybox bundle running `true` against `runc run`
  *   and a bare Deno start, measures the CLI's peak RSS, and writes .bench/runtime.md.
+ * - suite `run-image`: times `ocibox run IMAGE` against podman, runc and skopeo + umoci + runc
+ *   (scripts/bench/run_image.ts) and writes .bench/run-image.md.
  *
  * Each prints a table with the goals marked PASS/FAIL.
  *
- * Usage: `deno task bench [--suite unpack|registry|runtime|all] [--runs N] [--warmup N]
+ * Usage: `deno task bench [--suite unpack|registry|runtime|run-image|all] [--runs N] [--warmup N]
  * [--only many-files,debian-like,big-file] [--work DIR] [--cache DIR] [--variants cli,bundle,bin]
  * [--ocibox DIR] [--profile]`
  *
@@ -40,6 +42,7 @@ import {
   type RegistryResult,
 } from "./bench/registry_bench.ts";
 import { runtimeSuite } from "./bench/runtime.ts";
+import { runImageSuite } from "./bench/run_image.ts";
 import {
   registryRows,
   renderRegistryMarkdown,
@@ -47,7 +50,7 @@ import {
   rowPasses,
 } from "./bench/registry_report.ts";
 
-const SUITES = ["unpack", "registry", "runtime"] as const;
+const SUITES = ["unpack", "registry", "runtime", "run-image"] as const;
 type Suite = typeof SUITES[number];
 
 const HELP = `Usage: deno task bench [flags]
@@ -57,10 +60,11 @@ floor); copy to and from a local docker-registry against skopeo copy; run of a b
 bundle against runc run.
 
 Flags:
-  --suite S         unpack, registry, runtime or all (default all)
+  --suite S         unpack, registry, runtime, run-image or all (default all)
   --runs N          timed runs per tool and fixture; the median is reported (default 3;
                     runtime: 20)
   --warmup N        untimed runs per tool before timing (default 1; runtime: 3)
+  --first-runs N    run-image: timed first runs from the registry (default 5)
   --only LIST       comma-separated fixtures (${FIXTURE_NAMES.join(",")})
   --work DIR        run (and cache fixtures) under DIR, which should be a tmpfs; default:
                     mount a 6g tmpfs at .bench/tmpfs (root) and cache in .bench/fixtures
@@ -128,6 +132,7 @@ async function main(): Promise<number> {
       suite: { type: "string", default: "all" },
       runs: { type: "string" },
       warmup: { type: "string" },
+      "first-runs": { type: "string" },
       only: { type: "string" },
       work: { type: "string" },
       cache: { type: "string" },
@@ -164,6 +169,13 @@ async function main(): Promise<number> {
   });
   if (suites.length === 1 && suites[0] === "runtime") {
     return await runtimeSuite(await runtimeOpts());
+  }
+  const runImageOpts = async () => ({
+    ...await runtimeOpts(),
+    firstRuns: Number(values["first-runs"] ?? "5"),
+  });
+  if (suites.length === 1 && suites[0] === "run-image") {
+    return await runImageSuite(await runImageOpts());
   }
   const names = (values.only ? values.only.split(",") : [...FIXTURE_NAMES]).map((n) => n.trim());
   for (const n of names) {
@@ -412,6 +424,9 @@ async function main(): Promise<number> {
   if (registry) status = Math.max(status, await reportRegistry());
   if (suites.includes("runtime")) {
     status = Math.max(status, await runtimeSuite(await runtimeOpts()));
+  }
+  if (suites.includes("run-image")) {
+    status = Math.max(status, await runImageSuite(await runImageOpts()));
   }
   return status;
 
