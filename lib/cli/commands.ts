@@ -50,6 +50,11 @@ export const COMMANDS: readonly CommandInfo[] = [
     load: () => import("./list_tags.ts"),
   },
   {
+    name: "gc",
+    summary: "remove blobs no manifest uses from a registry root (safe while serve runs)",
+    load: () => import("./gc.ts"),
+  },
+  {
     name: "delete",
     summary: "delete an image from a registry, or a container (runc delete)",
     load: () => import("./delete.ts"),

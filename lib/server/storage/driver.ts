@@ -57,10 +57,16 @@ export interface StorageDriver {
   /**
    * Writes `body` to `path` atomically and returns the number of bytes written. When `body`
    * errors (e.g. a verifying transform in front of it), nothing appears at `path`.
+   * `mtimeMs` is the modification time the file has when it appears (gc relies on it; file
+   * systems stamp new files from a coarse clock that can lag the process's).
    */
-  write(path: string, body: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<number>;
-  /** Writes `bytes` to `path` atomically. */
-  writeBytes(path: string, bytes: Uint8Array): Promise<void>;
+  write(
+    path: string,
+    body: ReadableStream<Uint8Array>,
+    options?: { signal?: AbortSignal; mtimeMs?: number },
+  ): Promise<number>;
+  /** Writes `bytes` to `path` atomically (with `mtimeMs` as in `write`). */
+  writeBytes(path: string, bytes: Uint8Array, options?: { mtimeMs?: number }): Promise<void>;
   /**
    * Writes `body` into `path` starting at `offset` (creating the file when `offset` is 0),
    * dropping anything after `offset` first. Not atomic and not synced: for upload sessions,

@@ -39,6 +39,11 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
+async function setTimes(file: Deno.FsFile, timeMs: number): Promise<void> {
+  const t = new Date(timeMs);
+  await file.utime(t, t);
+}
+
 /** The file system driver. */
 export class FsDriver implements StorageDriver {
   readonly location: string;
@@ -87,8 +92,9 @@ export class FsDriver implements StorageDriver {
   async write(
     path: string,
     body: ReadableStream<Uint8Array>,
-    signal?: AbortSignal,
+    options: { signal?: AbortSignal; mtimeMs?: number } = {},
   ): Promise<number> {
+    const signal = options.signal;
     const abs = this.#abs(path);
     const { path: temp, file } = await this.#tempFile();
     let size = 0;
@@ -100,6 +106,7 @@ export class FsDriver implements StorageDriver {
         size += chunk.length;
       }
       signal?.throwIfAborted();
+      if (options.mtimeMs !== undefined) await setTimes(file, options.mtimeMs);
       await file.sync();
       file.close();
       closed = true;
@@ -112,11 +119,16 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  async writeBytes(path: string, bytes: Uint8Array): Promise<void> {
+  async writeBytes(
+    path: string,
+    bytes: Uint8Array,
+    options: { mtimeMs?: number } = {},
+  ): Promise<void> {
     const abs = this.#abs(path);
     const { path: temp, file } = await this.#tempFile();
     try {
       await writeAll(file, bytes);
+      if (options.mtimeMs !== undefined) await setTimes(file, options.mtimeMs);
       await file.sync();
     } catch (e) {
       file.close();

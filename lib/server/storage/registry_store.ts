@@ -370,8 +370,10 @@ class DriverRegistryStore implements RegistryStoreInternals {
       }),
     );
     const path = blobPathOf(expected.digest);
-    const size = await this.driver.write(path, verified, signal);
-    await this.driver.touch(path, this.#now());
+    const size = await this.driver.write(path, verified, {
+      ...(signal ? { signal } : {}),
+      mtimeMs: this.#now(),
+    });
     return { digest: expected.digest, size };
   }
 
@@ -557,7 +559,7 @@ class DriverRegistryStore implements RegistryStoreInternals {
       }
       const path = blobPathOf(facts.digest);
       if (!(await this.touchBlob(facts.digest, now))) {
-        await this.driver.writeBytes(path, bytes);
+        await this.driver.writeBytes(path, bytes, { mtimeMs: now });
       }
       for (const d of [facts.digest, ...facts.references]) await this.#link(repository, d);
       const records = (await this.readIndex(repository)) ?? [];
