@@ -21,15 +21,18 @@
 import type { FlagOption } from "../cli/args.ts";
 import type { ServerConfig } from "./config.ts";
 import type { FallbackStore, ServerHooks } from "./hooks.ts";
+import { applyAuthFlags, AUTH_FLAG_HELP, AUTH_FLAGS, buildAuthHooks } from "./auth/plugin.ts";
 import { applyProxyFlags, buildProxyHooks, PROXY_FLAG_HELP, PROXY_FLAGS } from "./proxy/plugin.ts";
 
 /** Flags of `ocibox serve` that belong to auth and the proxy (`--htpasswd`, `--proxy` ...). */
 export const PLUGIN_FLAGS: Readonly<Record<string, FlagOption>> = {
+  ...AUTH_FLAGS,
   ...PROXY_FLAGS,
 };
 
 /** Help lines for {@linkcode PLUGIN_FLAGS}, each starting with two spaces and ending in "\n". */
 export const PLUGIN_FLAG_HELP = "" +
+  AUTH_FLAG_HELP +
   PROXY_FLAG_HELP;
 
 /**
@@ -41,6 +44,7 @@ export function applyPluginFlags(
   values: Readonly<Record<string, unknown>>,
   config: ServerConfig,
 ): void {
+  applyAuthFlags(values, config);
   applyProxyFlags(values, config);
 }
 
@@ -53,6 +57,7 @@ export async function buildHooks(
   store: FallbackStore,
 ): Promise<ServerHooks> {
   return mergeHooks([
+    await buildAuthHooks(config),
     await buildProxyHooks(config, store),
   ]);
 }
