@@ -784,6 +784,13 @@ class DriverRegistryStore implements RegistryStoreInternals {
         if (await this.driver.delete(`uploads/${e.name}`, { recursive: true })) removed++;
       });
     }
+    // Temp files of writes a killed process never finished (never at a final path; only space).
+    for (const e of await this.driver.list("tmp")) {
+      const st = await this.driver.stat(`tmp/${e.name}`);
+      if (st !== undefined && now - st.mtimeMs > Math.max(olderThanMs, 3600_000)) {
+        await this.driver.delete(`tmp/${e.name}`, { recursive: true });
+      }
+    }
     return removed;
   }
 }
