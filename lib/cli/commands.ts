@@ -50,6 +50,11 @@ export const COMMANDS: readonly CommandInfo[] = [
     load: () => import("./list_tags.ts"),
   },
   {
+    name: "serve",
+    summary: "run a registry (Distribution Spec 1.1) on this machine",
+    load: () => import("./serve.ts"),
+  },
+  {
     name: "gc",
     summary: "remove blobs no manifest uses from a registry root (safe while serve runs)",
     load: () => import("./gc.ts"),

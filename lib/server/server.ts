@@ -48,6 +48,12 @@ export interface RequestHandler {
   (request: Request, info?: ConnInfo): Promise<Response>;
   /** Requests whose responses are not finished yet. */
   readonly inFlight: number;
+  /**
+   * Stops taking requests (new ones get 503 with `Connection: close`) and resolves once every
+   * request in flight has finished. Deno's own shutdown cuts request bodies still being
+   * read, so the server drains first.
+   */
+  drain(): Promise<void>;
 }
 
 /** A running server. */
@@ -58,7 +64,7 @@ export interface RunningServer {
   readonly addr: { hostname: string; port: number };
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
-  /** Stops taking connections, lets requests in flight finish, stops the timers. */
+  /** Lets requests in flight finish (new ones get 503), stops the timers, closes the listener. */
   shutdown(): Promise<void>;
 }
 
@@ -157,6 +163,12 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
   const format = options.config.logFormat;
   const log = options.log ?? ((line: string) => console.error(line));
   let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    inFlight--;
+    if (draining && inFlight === 0) drained?.();
+  };
   const handler = async (request: Request, info?: ConnInfo): Promise<Response> => {
     const started = performance.now();
     const path = rawPath(request.url);
@@ -175,6 +187,14 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
       user,
       error,
     });
+    if (draining) {
+      await request.body?.cancel().catch(() => {});
+      log(formatAccessLine(entry(503, 0), format));
+      return errorResponse("UNSUPPORTED", "the server is stopping", undefined, {
+        status: 503,
+        headers: { "retry-after": "1", connection: "close" },
+      });
+    }
     if (inFlight >= options.config.maxRequests) {
       await request.body?.cancel().catch(() => {});
       const response = errorResponse("TOOMANYREQUESTS", undefined, undefined, {
@@ -194,19 +214,19 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
       response = handled.response;
       user = handled.principal.name;
     } catch (e) {
-      inFlight--;
+      settle();
       log(formatAccessLine(entry(500, 0, e instanceof Error ? e.message : String(e)), format));
       return errorForException(e, "NAME_UNKNOWN");
     }
     const status = response.status;
     if (!response.body || request.method === "HEAD") {
-      inFlight--;
+      settle();
       const length = Number(response.headers.get("content-length") ?? 0);
       log(formatAccessLine(entry(status, request.method === "HEAD" ? 0 : length), format));
       return response;
     }
     const body = countedBody(response.body, (bytes, error) => {
-      inFlight--;
+      settle();
       log(formatAccessLine(entry(status, bytes, error), format));
     });
     return new Response(body, {
@@ -216,6 +236,15 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
     });
   };
   Object.defineProperty(handler, "inFlight", { get: () => inFlight });
+  Object.defineProperty(handler, "drain", {
+    value: () => {
+      draining = true;
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        drained = resolve;
+      });
+    },
+  });
   return handler as RequestHandler;
 }
 
@@ -284,6 +313,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = () => {
     stopping ??= (async () => {
       for (const id of timers) clearInterval(id);
+      await handler.drain();
       await server.shutdown();
       await options.hooks?.close?.();
       batch?.flush();

@@ -65,7 +65,7 @@ export async function handleApiRequest(
   ctx: ApiContext,
   request: Request,
   info: { remoteAddr: string },
-  signal: AbortSignal = request.signal,
+  signal?: AbortSignal,
 ): Promise<Handled> {
   const method = request.method.toUpperCase();
   const path = rawPath(request.url);
@@ -130,7 +130,11 @@ export async function handleApiRequest(
     request,
     method,
     query: new URLSearchParams(rawQuery(request.url)),
-    signal,
+    // Read only when an endpoint needs it: Deno.serve warns once about request.signal's
+    // legacy abort-on-success the first time it is touched.
+    get signal() {
+      return signal ?? request.signal;
+    },
     principal,
   };
   let response: Response;

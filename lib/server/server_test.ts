@@ -1,0 +1,153 @@
+/**
+ * The server on a real socket (127.0.0.1:0): raw request targets (dot segments reach the router
+ * as sent), huge headers, a client that disconnects mid-upload, and a graceful stop that lets a
+ * request in flight finish.
+ */
+import assert from "node:assert/strict";
+import { digestOf } from "../digest/digester.ts";
+import { defaultConfig } from "./config.ts";
+import { startServer } from "./server.ts";
+import { openRegistryStore } from "./storage/registry_store.ts";
+
+const enc = new TextEncoder();
+
+async function rawRequest(port: number, head: string, body?: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(enc.encode(head));
+    if (body) await conn.write(body);
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return new TextDecoder().decode(
+      chunks.reduce((a, c) => {
+        const o = new Uint8Array(a.length + c.length);
+        o.set(a);
+        o.set(c, a.length);
+        return o;
+      }, new Uint8Array(0)),
+    );
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+async function withServer(
+  fn: (s: { port: number; url: string; root: string; logs: string[] }) => Promise<void>,
+): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "ocibox-serve-" });
+  const store = await openRegistryStore(root);
+  const logs: string[] = [];
+  const server = await startServer({
+    config: { ...defaultConfig(root), addr: "127.0.0.1:0", bodyIdleTimeoutMs: 500 },
+    store,
+    log: (l) => logs.push(l),
+  });
+  try {
+    await fn({ port: server.addr.port, url: server.url, root, logs });
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("dot segments and %2e%2e reach the router as sent: NAME_INVALID", async () => {
+  await withServer(async ({ port, root }) => {
+    for (
+      const path of ["/v2/a/../b/tags/list", "/v2/a/%2e%2e/b/tags/list", "/v2/a/./b/tags/list"]
+    ) {
+      const res = await rawRequest(
+        port,
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(res, /^HTTP\/1\.1 400/, path);
+      assert.match(res, /"NAME_INVALID"/, path);
+    }
+    const d = digestOf(enc.encode("x"));
+    const res = await rawRequest(
+      port,
+      `POST /v2/a/../../../tmp/blobs/uploads/?digest=${d} HTTP/1.1\r\nHost: x\r\n` +
+        "Content-Length: 1\r\nConnection: close\r\n\r\nx",
+    );
+    assert.match(res, /NAME_INVALID/);
+    assert.deepEqual([...Deno.readDirSync(`${root}/repositories`)], []);
+  });
+});
+
+Deno.test("huge headers are refused and the server keeps serving", async () => {
+  await withServer(async ({ port, url }) => {
+    const res = await rawRequest(
+      port,
+      `GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(1 << 20)}\r\nConnection: close\r\n\r\n`,
+    ).catch((e) => String(e));
+    assert.doesNotMatch(res, /^HTTP\/1\.1 200/);
+    const ok = await fetch(`${url}/v2/`);
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  });
+});
+
+Deno.test("a client that disconnects mid-upload leaves no blob; the session stays resumable", async () => {
+  await withServer(async ({ port, url, root }) => {
+    const start = await fetch(`${url}/v2/up/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    await start.body?.cancel();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(enc.encode(
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n` + "a".repeat(1000),
+    ));
+    await new Promise((r) => setTimeout(r, 200));
+    conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const status = await fetch(`${url}${location}`);
+    assert.equal(status.status, 204);
+    await status.body?.cancel();
+    const blobs = [...Deno.readDirSync(`${root}/blobs`)].flatMap((d) =>
+      d.isDirectory ? [...Deno.readDirSync(`${root}/blobs/${d.name}`)] : []
+    );
+    assert.deepEqual(blobs, []);
+  });
+});
+
+Deno.test("shutdown lets a request in flight finish", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ocibox-serve-" });
+  try {
+    const store = await openRegistryStore(root);
+    const server = await startServer({
+      config: { ...defaultConfig(root), addr: "127.0.0.1:0" },
+      store,
+      log: () => {},
+    });
+    const bytes = enc.encode("slow body");
+    const digest = digestOf(bytes);
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        feed = c;
+      },
+    });
+    const put = fetch(`${server.url}/v2/s/blobs/uploads/?digest=${digest}`, {
+      method: "POST",
+      body,
+      headers: { "content-length": String(bytes.length) },
+    });
+    feed.enqueue(bytes.slice(0, 4));
+    await new Promise((r) => setTimeout(r, 200));
+    const stopping = server.shutdown();
+    feed.enqueue(bytes.slice(4));
+    feed.close();
+    const res = await put;
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+    await stopping;
+    assert.equal((await store.statBlob(digest))?.size, bytes.length);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
