@@ -273,6 +273,18 @@ export function lgetxattr(path: string, name: string): Uint8Array {
   }
 }
 
+/**
+ * Whether the open file `fd` has the extended attribute `name` (fgetxattr(2) asked for its size
+ * only). A file system without xattrs has none.
+ */
+export function fhasxattr(fd: number, name: string): boolean {
+  const n = Number(fsSymbols().fgetxattr(fd, cstr(name), null, 0n));
+  if (n >= 0) return true;
+  const e = errno();
+  if (e === Errno.ENODATA || e === Errno.EOPNOTSUPP) return false;
+  throw new ErrnoError(e, "fgetxattr", name);
+}
+
 /** The fields of statx(2) ocibox uses. */
 export interface StatX {
   mode: number;
@@ -325,6 +337,25 @@ export function statxIfExists(dirfd: number, name: string, flags: number): StatX
 /** The effective user id of this process. */
 export function geteuid(): number {
   return fsSymbols().geteuid();
+}
+
+/** The effective group id of this process. */
+export function getegid(): number {
+  return fsSymbols().getegid();
+}
+
+/**
+ * The process's umask, read from /proc/self/status (umask(2) can only be read by setting it,
+ * which would race with other threads creating files); undefined where the kernel does not
+ * show it.
+ */
+export function currentUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? parseInt(m[1], 8) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A path that names `fd` itself (through /proc), for APIs that only take paths. */

@@ -36,9 +36,11 @@ const FS_SYMBOLS = {
   flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   fremovexattr: { parameters: ["i32", "buffer"], result: "i32" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   fsync: { parameters: ["i32"], result: "i32" },
   geteuid: { parameters: [], result: "u32" },
+  getegid: { parameters: [], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 // Kept for the life of the process: their symbols must stay callable.

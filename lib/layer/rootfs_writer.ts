@@ -45,15 +45,18 @@ import {
 import { Errno, ErrnoError } from "../../ffi/errno.ts";
 import {
   close,
+  currentUmask,
   fchmod,
   fchmodat,
   fchown,
   fchownat,
   fdPath,
+  fhasxattr,
   flistxattr,
   fremovexattr,
   fsetxattr,
   futimens,
+  getegid,
   geteuid,
   linkat,
   lsetxattr,
@@ -111,7 +114,21 @@ const KEPT_XATTR = (name: string) => name === "security.selinux" || name.startsW
 export interface DirRef {
   fd: number;
   real: string;
+  /** What a file created in it gets by itself; see {@linkcode RootfsWriter.inherited}. */
+  inherit?: Inherited;
 }
+
+/** The owner group and mode a new file in a directory gets without fchown/fchmod. */
+export interface Inherited {
+  /** The writer's attribute generation this was read in. */
+  gen: number;
+  /** The gid of a new file (the directory's own when it is set-group-ID). */
+  gid: number;
+  /** The directory has a default ACL: the umask does not decide new files' modes. */
+  acl: boolean;
+}
+
+const S_ISGID = 0o2000;
 
 /** Writes layers, one after another, into a rootfs directory. */
 export class RootfsWriter {
@@ -123,11 +140,20 @@ export class RootfsWriter {
   // Clean path as written in the layer -> open directory, in insertion order for eviction.
   readonly #dirs = new Map<string, DirRef>();
   #closed = false;
+  readonly #euid: number;
+  readonly #egid: number;
+  readonly #umask: number | undefined;
+  // Bumped whenever a directory's owner, mode or xattrs may have changed, so that what
+  // `inherited` read before is read again.
+  #gen = 0;
 
   constructor(rootPath: string, options: RootfsWriterOptions = {}) {
     this.rootless = options.rootless ?? geteuid() !== 0;
     this.#warn = options.onWarning ?? (() => {});
     this.#onOpaque = options.onOpaque;
+    this.#euid = geteuid();
+    this.#egid = getegid();
+    this.#umask = currentUmask();
     const fd = openat(AT_FDCWD, rootPath, O_RDONLY | O_DIRECTORY);
     this.#root = { fd, real: "" };
     this.#rootReal = readlinkat(AT_FDCWD, fdPath(fd));
@@ -148,6 +174,34 @@ export class RootfsWriter {
 
   get root(): DirRef {
     return this.#root;
+  }
+
+  /** Directory attributes may have changed: what {@linkcode inherited} knows is stale. */
+  attributesChanged(): void {
+    this.#gen++;
+  }
+
+  /**
+   * What a file created in `dir` with `open(..., mode & 0o777)` already is, so that a
+   * file of the entry's owner and mode needs no fchown and no fchmod (two of the six calls
+   * of a small file): `owned` when its uid/gid are the new file's, `moded` when the umask
+   * alone gives its mode. Read from the directory (statx, one xattr) once per directory and
+   * attribute generation.
+   */
+  createdAs(dir: DirRef, e: TarEntry): { owned: boolean; moded: boolean } {
+    let inh = dir.inherit;
+    if (inh === undefined || inh.gen !== this.#gen) {
+      const st = statx(dir.fd, "", AT_EMPTY_PATH);
+      inh = dir.inherit = {
+        gen: this.#gen,
+        gid: (st.mode & S_ISGID) !== 0 ? st.gid : this.#egid,
+        acl: fhasxattr(dir.fd, "system.posix_acl_default"),
+      };
+    }
+    const owned = e.uid === this.#euid && e.gid === inh.gid;
+    const moded = this.#umask !== undefined && !inh.acl && e.xattrs.size === 0 &&
+      (e.mode & 0o777 & ~this.#umask) === e.mode;
+    return { owned, moded };
   }
 
   warn(message: string): void {
@@ -285,6 +339,9 @@ export class LayerApplier implements TarSink {
   #file = -1;
   #fileEntry: TarEntry | undefined;
   #filePath = "";
+  // The new file already has the entry's owner / mode (see RootfsWriter.createdAs).
+  #fileOwned = false;
+  #fileModed = false;
 
   constructor(writer: RootfsWriter) {
     this.#w = writer;
@@ -318,9 +375,9 @@ export class LayerApplier implements TarSink {
     const e = this.#fileEntry!;
     const fd = this.#file;
     try {
-      this.#setOwner(() => fchown(fd, e.uid, e.gid));
+      if (!this.#fileOwned) this.#setOwner(() => fchown(fd, e.uid, e.gid));
       this.#setXattrs(e, (name, value) => fsetxattr(fd, name, value));
-      fchmod(fd, e.mode);
+      if (!this.#fileModed) fchmod(fd, e.mode);
       futimens(fd, e.mtime, e.mtimeNsec);
     } catch (err) {
       throw wrap(err, this.#filePath);
@@ -365,6 +422,7 @@ export class LayerApplier implements TarSink {
       }
     }
     this.#delayed.length = 0;
+    this.#w.attributesChanged();
   }
 
   #closeFile(): void {
@@ -392,11 +450,15 @@ export class LayerApplier implements TarSink {
       case "dir":
         return this.#mkdir(pdir, base, real, e);
       case "file": {
+        // Created with its permission bits, so that the umask alone often gives its mode.
+        const created = this.#w.createdAs(pdir, e);
         this.#file = this.#create(
           pdir,
           base,
-          () => openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600),
+          () => openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, e.mode & 0o777),
         );
+        this.#fileOwned = created.owned || this.#w.rootless;
+        this.#fileModed = created.moded;
         this.#fileEntry = e;
         this.#filePath = path;
         this.stats.files++;
@@ -456,6 +518,7 @@ export class LayerApplier implements TarSink {
 
   /** Sets a directory's owner and xattrs now (replacing old ones) and its mode/time later. */
   #dirAttrs(fd: number, path: string, e: TarEntry, replace: boolean): void {
+    this.#w.attributesChanged();
     this.#setOwner(() => fchown(fd, e.uid, e.gid));
     if (replace) {
       // "Attributes MUST be replaced": drop xattrs the entry does not have.
