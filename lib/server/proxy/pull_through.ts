@@ -78,6 +78,10 @@ class BoundedMap<K, V> extends Map<K, V> {
   }
 }
 
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Every `{digest, size}` a manifest names (config, layers, child manifests, subject). */
 function descriptorSizes(bytes: Uint8Array): Array<[string, number]> {
   let doc: unknown;
@@ -238,9 +242,7 @@ export class PullThroughCache implements ContentFallback {
     } catch (e) {
       if (this.#lifetime.signal.aborted) throw e;
       renew();
-      this.#log(
-        `proxy: ${where}: serving the stored copy: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      this.#log(`proxy: ${where}: serving the stored copy: ${message(e)}`);
       return undefined;
     }
   }
@@ -253,11 +255,17 @@ export class PullThroughCache implements ContentFallback {
     const { digest } = lookup;
     const known = this.#sizes.get(digest);
     if (lookup.method === "HEAD") {
-      const size = known ??
-        await this.#waitFor(
-          upstream.blobSize(route.remote, digest, this.#lifetime.signal),
-          lookup.signal,
-        );
+      if (known !== undefined) return { digest, size: known };
+      // A HEAD is how pushers ask whether to upload: with the upstream down, "unknown" lets a
+      // push under NAME/ go on; a pull's GET gets the upstream's failure.
+      const size = await this.#waitFor(
+        upstream.blobSize(route.remote, digest, this.#lifetime.signal),
+        lookup.signal,
+      ).catch((e) => {
+        if (e instanceof AbortedError) throw e;
+        this.#log(`proxy: ${lookup.repository}@${digest}: HEAD upstream failed: ${message(e)}`);
+        return undefined;
+      });
       return size === undefined ? undefined : { digest, size };
     }
     // Not cut short when this client leaves: the blob is worth storing for the next one.
@@ -270,9 +278,7 @@ export class PullThroughCache implements ContentFallback {
     );
     stored.catch((e) => {
       this.#log(
-        `proxy: ${lookup.repository}@${digest}: not stored: ${
-          e instanceof Error ? e.message : String(e)
-        }`,
+        `proxy: ${lookup.repository}@${digest}: not stored: ${message(e)}`,
       );
     });
     return { digest, size: opened.size, body: client };

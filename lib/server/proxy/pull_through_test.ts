@@ -335,3 +335,24 @@ Deno.test("PullThroughCache: NAME docker.io puts library/ in front of single nam
     deepStrictEqual(up.requests, ["GET /v2/library/busybox/manifests/latest"]);
   }, { name: "docker.io" });
 });
+
+Deno.test("PullThroughCache: a blob HEAD with the upstream down is unknown (pushes go on)", async () => {
+  await withCache(async ({ up, cache, logs }) => {
+    up.failWith = 503;
+    const signal = new AbortController().signal;
+    const digest = digestOf(enc.encode("new layer"));
+    strictEqual(
+      await cache.blob({ repository: "up/app", digest, method: "HEAD", signal }),
+      undefined,
+    );
+    ok(logs.some((l) => l.includes("HEAD upstream failed")), logs.join("\n"));
+    await rejects(
+      () => cache.blob({ repository: "up/app", digest, method: "GET", signal }),
+      (e) => {
+        ok(e instanceof RegistryError);
+        strictEqual(e.status, 502);
+        return true;
+      },
+    );
+  });
+});
