@@ -243,3 +243,66 @@ peerTest(
     }
   },
 );
+
+peerTest(
+  "serve --proxy: an upstream with token auth, credentials from an auth file or the config file",
+  PEERS,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ocibox-proxy-test-" });
+    let upstream: Registry | undefined;
+    let serve: Serve | undefined;
+    try {
+      upstream = await startRegistry({ mode: "token" });
+      const image = await makeImage(`${dir}/src`, "v1", "private", 1);
+      await skopeoOk([
+        "copy",
+        ...upstream.skopeoArgs("dest"),
+        image.ref,
+        `docker://${upstream.host}/alice/app:v1`,
+      ]);
+      const [alice] = upstream.users;
+      const authFile = `${dir}/auth.json`;
+      await Deno.writeTextFile(
+        authFile,
+        JSON.stringify({
+          auths: { [upstream.host]: { auth: btoa(`${alice.name}:${alice.password}`) } },
+        }),
+      );
+      const config = `${dir}/config.json`;
+      await Deno.writeTextFile(
+        config,
+        JSON.stringify({
+          proxy: [
+            { name: "viafile", upstream: upstream.url, authFile },
+            {
+              name: "viaconfig",
+              upstream: upstream.url,
+              username: alice.name,
+              password: alice.password,
+            },
+            { name: "anon", upstream: upstream.url },
+          ],
+        }),
+      );
+      serve = await startServe(["--root", `${dir}/root`, "--config", config]);
+      const host = serve.host;
+      assert.equal(await pull(`${host}/viafile/alice/app:v1`, `${dir}/p1`), image.manifestDigest);
+      assert.equal(await pull(`${host}/viaconfig/alice/app:v1`, `${dir}/p2`), image.manifestDigest);
+      // Without credentials the upstream refuses: the client is told DENIED, not asked to log in.
+      const r = await skopeo([
+        "inspect",
+        "--tls-verify=false",
+        `docker://${host}/anon/alice/app:v1`,
+      ]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /denied/i);
+    } catch (e) {
+      if (serve) console.error(serve.stderr());
+      throw e;
+    } finally {
+      await serve?.stop();
+      await upstream?.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
