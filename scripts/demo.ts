@@ -1,9 +1,9 @@
 /**
  * The main job, offline: builds a small image with `append`, copies it through every local
- * transport and back, inspects it, unpacks it into a runtime bundle, pushes it to a registry on
- * 127.0.0.1 and runs it from there as `ocibox run` does every day (pull into the store, the
- * layer cache, an overlay per container), narrating each step. Without root (or without a
- * registry) it does what it can and says why the rest was skipped.
+ * transport and back, inspects it, unpacks it into a runtime bundle, pushes it to ocibox's own
+ * registry (`ocibox serve`) on 127.0.0.1 and runs it from there as `ocibox run` does every day
+ * (pull into the store, the layer cache, an overlay per container), narrating each step.
+ * Without root it does what it can and says why the rest was skipped.
  * Run: `deno task demo [--keep]` (keeps the work directory for a look around).
  * @module
  */
@@ -200,57 +200,56 @@ async function runPart(image: string): Promise<void> {
   await ocibox(...store, "image", "prune", "-a");
 }
 
-/** Push, list, inspect and pull through a local docker-registry, when one is installed. */
+/**
+ * Push, list, inspect and pull through ocibox's own registry (`ocibox serve` on 127.0.0.1), whose
+ * repositories are OCI layouts too; then the containers part runs the image from there.
+ */
 async function registryPart(layout: string): Promise<void> {
-  say("6. push to a registry, list its tags, pull it back (docker-registry on 127.0.0.1)");
-  const bin = ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].find((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
-  if (!bin) {
-    console.log(
-      "  (docker-registry is not installed: apt install docker-registry to see this part)",
-    );
-    return;
-  }
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const config = {
-    version: 0.1,
-    log: { level: "error" },
-    storage: { filesystem: { rootdirectory: `${work}/registry` }, delete: { enabled: true } },
-    http: { addr: `127.0.0.1:${port}` },
-  };
-  await Deno.writeTextFile(`${work}/registry.json`, JSON.stringify(config));
-  const registry = new Deno.Command(bin, {
-    args: ["serve", `${work}/registry.json`],
-    stdout: "null",
+  say("6. serve a registry, push to it, list its tags, pull it back (ocibox serve on 127.0.0.1)");
+  const root = `${work}/registry`;
+  console.log(`$ ocibox serve --root ${root.replaceAll(work, "$WORK")} --addr 127.0.0.1:0 &`);
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", "--root", root, "--addr", "127.0.0.1:0"],
+    stdout: "piped",
     stderr: "null",
   }).spawn();
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-        await r.body?.cancel();
-        if (r.ok) break;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const remote = `docker://127.0.0.1:${port}/demo/app:v1`;
+    const url = await firstLine(server.stdout);
+    const m = /^listening on https?:\/\/(\S+?)\/?$/.exec(url);
+    if (!m) throw new Error(`ocibox serve did not start (it said ${JSON.stringify(url)})`);
+    const host = m[1];
+    console.log(`  ${url}`);
+    const remote = `docker://${host}/demo/app:v1`;
     await ocibox("copy", layout, remote);
-    console.log(await ocibox("list-tags", `docker://127.0.0.1:${port}/demo/app`));
+    console.log(await ocibox("list-tags", `docker://${host}/demo/app`));
     await ocibox("copy", "-q", remote, `oci:${work}/layout:pulled`);
     const pushed = JSON.parse(await ocibox("inspect", layout)).Digest;
     const pulled = JSON.parse(await ocibox("inspect", `oci:${work}/layout:pulled`)).Digest;
     console.log(`  pushed ${pushed}\n  pulled ${pulled}\n  same manifest: ${pushed === pulled}`);
     if (pushed !== pulled) throw new Error("the pulled image differs from the pushed one");
-    await runPart(`127.0.0.1:${port}/demo/app:v1`);
+    console.log("  the registry's repository is an OCI image layout as well:");
+    const served = JSON.parse(await ocibox("inspect", `oci:${root}/repositories/demo/app:v1`));
+    console.log(`  ${served.Digest}`);
+    await runPart(`${host}/demo/app:v1`);
   } finally {
-    registry.kill("SIGTERM");
-    await registry.status;
+    server.kill("SIGTERM");
+    await server.stdout.cancel().catch(() => {});
+    await server.status;
   }
+}
+
+/** The first line a process writes to `stream` ("" when it ends without one). */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += dec.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split("\n")[0].trim();
 }
