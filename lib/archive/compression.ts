@@ -1,8 +1,11 @@
 /**
  * Layer compression: detection by magic bytes and streaming (de)compression with node:zlib
- * (gzip and zstd are native there; multi-member gzip streams are handled).
+ * (gzip and zstd are native there; multi-member gzip streams are handled). Gzip output is
+ * written on every core by parallel_gzip.ts (libdeflate, multi-member) when libdeflate can be
+ * opened, else by node:zlib on one thread.
  * @module
  */
+import { parallelGzip } from "./parallel_gzip.ts";
 import type { Gunzip, Gzip, ZstdCompress, ZstdDecompress } from "node:zlib";
 import { CorruptCompressionError, OciboxError, UnsupportedError } from "../errors.ts";
 
@@ -91,13 +94,22 @@ export function decompress(
   return c === "none" ? source : through(source, decompressor(c), c);
 }
 
-/** Compresses `source` (a no-op for "none"); `level` is zlib's or zstd's level. */
+/**
+ * Compresses `source` (a no-op for "none"); `level` is the gzip (1-9, libdeflate's or zlib's)
+ * or zstd level. Gzip's default is parallel_gzip.ts's DEFAULT_GZIP_LEVEL with libdeflate, else
+ * zlib's 6 (about the same output size).
+ */
 export function compress(
   source: AsyncIterable<Uint8Array>,
   c: Compression,
   level?: number,
 ): AsyncIterable<Uint8Array> {
-  return c === "none" ? source : through(source, compressor(c, level), c);
+  if (c === "none") return source;
+  if (c === "gzip") {
+    const parallel = parallelGzip(source, level === undefined ? {} : { level });
+    if (parallel) return parallel;
+  }
+  return through(source, compressor(c, level), c);
 }
 
 /**
