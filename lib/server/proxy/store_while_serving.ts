@@ -47,6 +47,7 @@ export interface StoreWhileServing<T> {
 
 const DEFAULT_CLIENT_BUFFER = 4 << 20;
 const DEFAULT_CLIENT_IDLE_MS = 60_000;
+const READ_AHEAD_CHUNKS = 4;
 
 /**
  * Feeds `source` to `store` and, at the same time, to the returned client stream (see the
@@ -141,7 +142,8 @@ export function storeWhileServing<T>(
     cancel(reason) {
       return reader.cancel(reason);
     },
-  }, { highWaterMark: 0 });
+    // A few chunks read ahead, so the upstream's next bytes arrive while the store writes.
+  }, { highWaterMark: READ_AHEAD_CHUNKS });
 
   const stored = store(forStore);
   stored.then(
