@@ -41,6 +41,12 @@ export interface ServerOptions {
 /** The connection info a request handler gets. */
 export interface ConnInfo {
   remoteAddr: { hostname: string; port: number } | { transport: string };
+  /**
+   * Deno.serve's promise that settles once the response was delivered (rejects when it was
+   * not). With it, bodies go out untouched (Deno's fast path for file-backed streams) and
+   * the log line is written when it settles; without it, the body is counted as it streams.
+   */
+  completed?: Promise<void>;
 }
 
 /** A request handler with its counters. */
@@ -174,13 +180,16 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
     const path = rawPath(request.url);
     const query = rawQuery(request.url);
     const remoteAddr = remoteOf(info);
+    // Read now: Deno.serve's request is gone once the response was delivered.
+    const userAgent = request.headers.get("user-agent") ?? "";
+    const method = request.method;
     let user = "";
     const entry = (status: number, bytes: number, error?: string): AccessEntry => ({
       time: new Date(),
-      method: request.method,
+      method,
       uri: query ? `${path}?${query}` : path,
       remoteAddr,
-      userAgent: request.headers.get("user-agent") ?? "",
+      userAgent,
       status,
       bytes,
       durationMs: performance.now() - started,
@@ -223,6 +232,22 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
       settle();
       const length = Number(response.headers.get("content-length") ?? 0);
       log(formatAccessLine(entry(status, request.method === "HEAD" ? 0 : length), format));
+      return response;
+    }
+    if (info?.completed) {
+      const length = Number(response.headers.get("content-length") ?? 0);
+      info.completed.then(
+        () => {
+          settle();
+          log(formatAccessLine(entry(status, length), format));
+        },
+        (e) => {
+          settle();
+          log(
+            formatAccessLine(entry(status, 0, e instanceof Error ? e.message : String(e)), format),
+          );
+        },
+      );
       return response;
     }
     const body = countedBody(response.body, (bytes, error) => {
