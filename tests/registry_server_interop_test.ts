@@ -194,6 +194,10 @@ peerTest(
         await ociboxOk(["inspect", `oci:${s.root}/repositories/mine/img:v1`]),
       );
       assert.equal(info2.Digest, img.manifestDigest);
+      await ociboxOk(["delete", "--tls-verify=false", `docker://${s.host}/mine/img:v1`]);
+      const gone = await fetch(`${s.url}/v2/mine/img/manifests/${img.manifestDigest}`);
+      assert.equal(gone.status, 404);
+      await gone.body?.cancel();
     });
   },
 );
