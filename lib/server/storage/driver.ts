@@ -12,6 +12,7 @@
  * - `move` replaces the target atomically; with `durable`, the source's bytes reach stable
  *   storage first.
  * - Missing parent "directories" are created as needed.
+ * - `hardlink` is optional (the fs driver has it; object stores do not).
  *
  * @example
  * ```ts
@@ -29,6 +30,8 @@ export interface DriverStat {
   readonly size: number;
   /** Last modification, ms since the epoch (gc compares it with the mark's start). */
   readonly mtimeMs: number;
+  /** Names the file has (hard links), when the driver knows. */
+  readonly links?: number;
 }
 
 /** One entry of a directory listing. */
@@ -102,8 +105,10 @@ export interface StorageDriver {
    */
   lock(path: string): Promise<DriverLock>;
   /**
-   * Makes `path` a symbolic link to `target` (relative), when the driver has such a thing;
-   * drivers without links omit it (their repositories are then not OCI layouts on disk).
+   * Makes `path` another name of the file at `existing` (a hard link: same bytes, same mtime,
+   * no copy); true when done or when `path` already exists, false when `existing` does not.
+   * Drivers without such a thing omit it: the store then records repository membership in
+   * marker files, and repositories are not OCI layouts on disk.
    */
-  symlink?(path: string, target: string): Promise<void>;
+  hardlink?(existing: string, path: string): Promise<boolean>;
 }

@@ -201,7 +201,12 @@ export class FsDriver implements StorageDriver {
   async stat(path: string): Promise<DriverStat | undefined> {
     try {
       const info = await Deno.stat(this.#abs(path));
-      return { kind: kindOf(info), size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
+      return {
+        kind: kindOf(info),
+        size: info.size,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+        ...(info.nlink !== null ? { links: info.nlink } : {}),
+      };
     } catch (e) {
       if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
         return undefined;
@@ -296,16 +301,31 @@ export class FsDriver implements StorageDriver {
     };
   }
 
-  async symlink(path: string, target: string): Promise<void> {
-    const abs = this.#abs(path);
+  async hardlink(existing: string, path: string): Promise<boolean> {
+    const src = this.#abs(existing);
+    const dst = this.#abs(path);
     try {
-      await this.#withParent(abs, () => Deno.symlink(target, abs));
+      await Deno.link(src, dst);
+      return true;
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      const current = await Deno.readLink(abs).catch(() => undefined);
-      if (current !== target) {
-        throw new Error(`${abs} exists and is not a link to ${target}`);
-      }
+      if (e instanceof Deno.errors.AlreadyExists) return true;
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    // The source is missing, or the target's directory is.
+    try {
+      await Deno.lstat(src);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    await Deno.mkdir(parentOf(dst), { recursive: true });
+    try {
+      await Deno.link(src, dst);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return true;
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
     }
   }
 }

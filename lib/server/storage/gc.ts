@@ -120,6 +120,49 @@ async function keptRecords(
   }
 }
 
+// Everything `roots` reach: the manifests, their configs and layers, child manifests.
+async function reachable(
+  store: RegistryStoreInternals,
+  roots: readonly IndexRecord[],
+): Promise<Set<string>> {
+  const marked = new Set<string>();
+  const queue = roots.map((r) => ({ digest: r.digest, mediaType: r.mediaType }));
+  while (queue.length > 0) {
+    const { digest, mediaType } = queue.pop()!;
+    if (marked.has(digest)) continue;
+    marked.add(digest);
+    const facts = await store.manifestFactsOf(digest, mediaType);
+    if (facts === undefined) continue;
+    for (const d of facts.references) {
+      if (facts.children.includes(d)) {
+        // The child's media type is in the parent's descriptor; a hint is enough.
+        if (!marked.has(d)) queue.push({ digest: d, mediaType: "" });
+      } else marked.add(d);
+    }
+  }
+  return marked;
+}
+
+// Removes the repositories' hard links to a blob about to be swept, each under its
+// repository's lock and only while the blob is still old: a manifest PUT touches (under that
+// lock) before it checks, so it either made the blob young first or comes after and finds it
+// gone from the repository.
+async function unlinkFromRepositories(
+  store: RegistryStoreInternals,
+  repositories: readonly string[],
+  digest: string,
+  cutoff: number,
+): Promise<void> {
+  for (const repository of repositories) {
+    const path = store.linkPath(repository, digest);
+    if (!(await store.driver.stat(path))) continue;
+    await store.withRepositoryLock(repository, async () => {
+      const st = await store.driver.stat(path);
+      if (st !== undefined && st.mtimeMs < cutoff) await store.driver.delete(path);
+    });
+  }
+}
+
 /**
  * Runs one garbage collection over `store` (or the store at a root directory). One run at a
  * time per root: a second waits for the first (a lock in the store).
@@ -156,44 +199,26 @@ export async function collectGarbage(
     const cutoff = markStartedAt - (options.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS);
     const marked = new Set<string>();
     const removedManifests: { repository: string; digest: string }[] = [];
-    const manifestQueue: { digest: string; mediaType: string }[] = [];
 
-    for (const repository of await store.listRepositories()) {
+    const repositories = await store.listRepositories();
+    for (const repository of repositories) {
       throwIfAborted(signal);
-      const roots = await store.withRepositoryLock(repository, async () => {
-        const records = (await store.readIndex(repository)) ?? [];
-        if (!options.deleteUntagged) return records;
-        const kept = await keptRecords(store, records, cutoff);
-        const gone = records.filter((r) => !kept.has(r.digest));
-        if (gone.length === 0) return records;
-        for (const r of gone) removedManifests.push({ repository, digest: r.digest });
-        const left = records.filter((r) => kept.has(r.digest));
-        if (!dryRun) {
-          await store.writeIndex(repository, left);
-          for (const r of gone) await store.unlinkBlob(repository, r.digest);
+      await store.withRepositoryLock(repository, async () => {
+        let roots = (await store.readIndex(repository)) ?? [];
+        if (options.deleteUntagged) {
+          const kept = await keptRecords(store, roots, cutoff);
+          const gone = roots.filter((r) => !kept.has(r.digest));
+          if (gone.length > 0) {
+            for (const r of gone) removedManifests.push({ repository, digest: r.digest });
+            roots = roots.filter((r) => kept.has(r.digest));
+            if (!dryRun) {
+              await store.writeIndex(repository, roots);
+              for (const r of gone) await store.unlinkBlob(repository, r.digest);
+            }
+          }
         }
-        return left;
+        for (const d of await reachable(store, roots)) marked.add(d);
       });
-      for (const r of roots) manifestQueue.push({ digest: r.digest, mediaType: r.mediaType });
-    }
-    // Manifests are immutable: what they reach can be read outside the locks.
-    while (manifestQueue.length > 0) {
-      throwIfAborted(signal);
-      const { digest, mediaType } = manifestQueue.pop()!;
-      if (marked.has(digest)) continue;
-      marked.add(digest);
-      const facts = await store.manifestFactsOf(digest, mediaType);
-      if (facts === undefined) continue;
-      for (const d of facts.references) {
-        if (facts.children.includes(d)) continue;
-        marked.add(d);
-      }
-      for (const c of facts.children) {
-        if (!marked.has(c)) {
-          // The child's media type is in the parent's descriptor; facts need only a hint.
-          manifestQueue.push({ digest: c, mediaType: "" });
-        }
-      }
     }
     await options.afterMark?.();
 
@@ -213,6 +238,9 @@ export async function collectGarbage(
           removedBytes += st.size;
           continue;
         }
+        if (store.hardlinks && (st.links ?? 1) > 1) {
+          await unlinkFromRepositories(store, repositories, digest, cutoff);
+        }
         const trash = trashPathOf(digest);
         try {
           await driver.move(path, trash);
@@ -222,7 +250,8 @@ export async function collectGarbage(
         // A writer may have touched it between the stat and the move.
         const again = await driver.stat(trash);
         if (again === undefined) continue; // a writer took it back
-        if (again.mtimeMs >= cutoff) {
+        // Touched since, or linked into a repository since: it is in use.
+        if (again.mtimeMs >= cutoff || (again.links ?? 1) > 1) {
           await driver.move(trash, path).catch(() => {});
           continue;
         }

@@ -58,6 +58,12 @@ Deno.test("gc: removes what no manifest references, keeps the rest; dry run chan
     }
     for (const d of [keep.digest, keep.config, keep.layer]) assert.ok(await exists(store, d));
     assert.equal((await store.getManifest("r", "v1"))?.digest, keep.digest);
+    // The repository's layout lost its links to them too.
+    await assert.rejects(Deno.stat(`${root}/repositories/r/blobs/${drop.layer.replace(":", "/")}`));
+    await assert.rejects(
+      Deno.stat(`${root}/repositories/other/blobs/${stray.digest.replace(":", "/")}`),
+    );
+    assert.ok(await store.repositoryHasBlob("r", keep.layer));
     assert.equal((await collectGarbage(store, { minAgeMs: 0 })).removedBlobs.length, 0);
   });
 });

@@ -7,17 +7,23 @@
  * repositories/<name>/oci-layout       {"imageLayoutVersion":"1.0.0"}
  * repositories/<name>/index.json       one entry per tag (org.opencontainers.image.ref.name)
  *                                      and one per untagged manifest
- * repositories/<name>/blobs -> ../../blobs   (…/../.. per extra name component) so that
- *                                      repositories/<name> is an OCI image layout:
- *                                      skopeo inspect oci:ROOT/repositories/<name>:<tag>
- * links/<name>/_blobs/<alg>/<hex>      the blobs <name> may see (pushed, mounted, referenced)
+ * repositories/<name>/blobs/<alg>/<hex>  hard links to blobs/<alg>/<hex> of the blobs <name>
+ *                                      may see (pushed, mounted, referenced by its manifests),
+ *                                      so repositories/<name> is a self-contained OCI image
+ *                                      layout: skopeo inspect oci:ROOT/repositories/<name>:<tag>
+ * links/<name>/_pending/<alg>/<hex>    blobs a manifest stored with allowMissing (the proxy)
+ *                                      references before they are in blobs/
  * links/<name>/_lock                   the repository's lock file (index.json rewrites)
+ * links/<name>/_blobs/<alg>/<hex>      drivers without hard links: markers instead of links
  * uploads/<uuid>/{info.json,data}      upload sessions, moved into blobs/ once verified
  * trash/<alg>/<hex>                    gc's staging for blobs being swept (gc.ts)
  * tmp/                                 temp files of atomic writes
  * ```
  *
- * `_blobs` and `_lock` cannot collide with a nested repository's directory: name components
+ * Hard links rather than a `blobs -> ../../blobs` symbolic link: layout readers that refuse
+ * links leading out of the layout (ocibox's own) read it too, and a link costs no space.
+ *
+ * `_blobs`, `_pending` and `_lock` cannot collide with a nested repository's directory: name components
  * start with `[a-z0-9]`.
  *
  * Crash safety: blobs appear only by rename after their bytes were verified and fsynced;
@@ -116,6 +122,10 @@ export interface RegistryStoreInternals extends RegistryStore {
   touchBlob(digest: string, timeMs: number): Promise<boolean>;
   /** Removes `digest` from `repository`'s visible blobs. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /** Where `repository`'s membership of `digest` is recorded (a hard link, or a marker). */
+  linkPath(repository: string, digest: string): string;
+  /** True when repositories hold hard links to their blobs (gc sweeps those too). */
+  readonly hardlinks: boolean;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -133,14 +143,19 @@ export function trashPathOf(digest: string): string {
   return `trash/${algorithm}/${encoded}`;
 }
 
-function linkPath(repository: string, digest: string): string {
+function markerPath(repository: string, digest: string): string {
   const { algorithm, encoded } = parseDigest(digest);
   return `links/${repository}/_blobs/${algorithm}/${encoded}`;
 }
 
-/** The relative target of `repositories/<name>/blobs`. */
-export function layoutBlobsTarget(repository: string): string {
-  return "../".repeat(repository.split("/").length + 1) + "blobs";
+function pendingPath(repository: string, digest: string): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `links/${repository}/_pending/${algorithm}/${encoded}`;
+}
+
+/** Where `repository`'s OCI layout holds its blobs: `repositories/<name>/blobs`. */
+export function repositoryBlobsDir(repository: string): string {
+  return `repositories/${repository}/blobs`;
 }
 
 function checkName(repository: string): void {
@@ -283,6 +298,7 @@ class DriverRegistryStore implements RegistryStoreInternals {
   readonly #manifestBytes: Lru<string, Uint8Array>;
   readonly #facts: Lru<string, ManifestFacts>;
   readonly #layouts = new Set<string>();
+  readonly #hardlinks: boolean;
 
   constructor(driver: StorageDriver, options: RegistryStoreOptions) {
     this.driver = driver;
@@ -292,6 +308,19 @@ class DriverRegistryStore implements RegistryStoreInternals {
     const n = options.manifestCacheEntries ?? 1024;
     this.#manifestBytes = new Lru(n);
     this.#facts = new Lru(n * 4);
+    this.#hardlinks = driver.hardlink !== undefined;
+  }
+
+  /** Where `repository`'s membership of `digest` is recorded (a hard link, or a marker). */
+  linkPath(repository: string, digest: string): string {
+    if (!this.#hardlinks) return markerPath(repository, digest);
+    const { algorithm, encoded } = parseDigest(digest);
+    return `${repositoryBlobsDir(repository)}/${algorithm}/${encoded}`;
+  }
+
+  /** True when repositories hold hard links to their blobs (gc sweeps them). */
+  get hardlinks(): boolean {
+    return this.#hardlinks;
   }
 
   now(): number {
@@ -380,20 +409,53 @@ class DriverRegistryStore implements RegistryStoreInternals {
   async repositoryHasBlob(repository: string, digest: string): Promise<boolean> {
     if (!isDigest(digest) || !isRepositoryName(repository)) return false;
     const [link, blob] = await Promise.all([
-      this.driver.stat(linkPath(repository, digest)),
+      this.driver.stat(this.linkPath(repository, digest)),
       this.driver.stat(blobPathOf(digest)),
     ]);
-    return link !== undefined && blob?.kind === "file";
+    if (blob?.kind !== "file") return false;
+    if (link !== undefined) return true;
+    // Referenced by a manifest stored before the blob (allowMissing): link it now.
+    if (await this.driver.stat(pendingPath(repository, digest))) {
+      if (await this.#link(repository, digest, true)) {
+        await this.driver.delete(pendingPath(repository, digest));
+        return true;
+      }
+    }
+    return false;
   }
 
-  async #link(repository: string, digest: string): Promise<void> {
-    const path = linkPath(repository, digest);
-    if (await this.driver.stat(path)) return;
-    await this.driver.writeBytes(path, new Uint8Array());
+  /**
+   * Records `digest` as visible in `repository`. With `optional`, a missing blob is recorded
+   * as pending and false is returned; otherwise it is a NotFoundError.
+   */
+  async #link(repository: string, digest: string, optional = false): Promise<boolean> {
+    const path = this.linkPath(repository, digest);
+    if (await this.driver.stat(path)) return true;
+    if (!this.driver.hardlink) {
+      if (!(await this.driver.stat(blobPathOf(digest)))) {
+        if (!optional) throw new NotFoundError(`blob ${digest} is not in the registry`);
+        await this.driver.writeBytes(pendingPath(repository, digest), new Uint8Array());
+        return false;
+      }
+      await this.driver.writeBytes(path, new Uint8Array());
+      return true;
+    }
+    if (await this.driver.hardlink(blobPathOf(digest), path)) return true;
+    // gc may have just moved it to the trash: take it back and try once more.
+    if (
+      (await this.touchBlob(digest, this.#now())) &&
+      (await this.driver.hardlink(blobPathOf(digest), path))
+    ) {
+      return true;
+    }
+    if (!optional) throw new NotFoundError(`blob ${digest} is not in the registry`);
+    await this.driver.writeBytes(pendingPath(repository, digest), new Uint8Array());
+    return false;
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    return await this.driver.delete(linkPath(repository, digest));
+    const pending = await this.driver.delete(pendingPath(repository, digest));
+    return (await this.driver.delete(this.linkPath(repository, digest))) || pending;
   }
 
   async linkBlob(repository: string, digest: string): Promise<void> {
@@ -420,9 +482,6 @@ class DriverRegistryStore implements RegistryStoreInternals {
     const dir = `repositories/${repository}`;
     if (!(await this.driver.stat(`${dir}/oci-layout`))) {
       await this.driver.writeBytes(`${dir}/oci-layout`, encoder.encode(OCI_LAYOUT_FILE_CONTENT));
-    }
-    if (this.driver.symlink && !(await this.driver.stat(`${dir}/blobs`))) {
-      await this.driver.symlink(`${dir}/blobs`, layoutBlobsTarget(repository));
     }
     if (!(await this.driver.stat(`${dir}/index.json`))) {
       await this.withRepositoryLock(repository, async () => {
@@ -545,7 +604,7 @@ class DriverRegistryStore implements RegistryStoreInternals {
       for (const d of facts.references) {
         const present = await this.touchBlob(d, now);
         if (!facts.required.includes(d) || options.allowMissing) continue;
-        if (!present || !(await this.driver.stat(linkPath(repository, d)))) missing.push(d);
+        if (!present || !(await this.repositoryHasBlob(repository, d))) missing.push(d);
       }
       await this.#hooks.afterTouch?.(repository, facts.references);
       if (missing.length > 0) {
@@ -561,7 +620,8 @@ class DriverRegistryStore implements RegistryStoreInternals {
       if (!(await this.touchBlob(facts.digest, now))) {
         await this.driver.writeBytes(path, bytes, { mtimeMs: now });
       }
-      for (const d of [facts.digest, ...facts.references]) await this.#link(repository, d);
+      await this.#link(repository, facts.digest);
+      for (const d of facts.references) await this.#link(repository, d, true);
       const records = (await this.readIndex(repository)) ?? [];
       let rec = records.find((r) => r.digest === facts.digest);
       const isNew = rec === undefined;

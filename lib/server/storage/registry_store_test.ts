@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { digestOf } from "../../digest/digester.ts";
 import { DigestMismatchError, NotFoundError, SizeMismatchError } from "../../errors.ts";
+import { FsDriver } from "./fs_driver.ts";
 import { openRegistryStore, type RegistryStoreInternals } from "./registry_store.ts";
 import { pushBlob, pushImage, rejects, stream, text } from "./store_test_util.ts";
 import { ManifestRejectedError, UploadOffsetError } from "./store_errors.ts";
@@ -384,5 +385,61 @@ Deno.test("tags: concurrent updates of one repository all land", async () => {
       ),
     );
     assert.deepStrictEqual((await store.listTags("r"))?.length, 20);
+  });
+});
+
+Deno.test("a driver without hard links: membership kept in marker files", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ocibox-regstore-" });
+  try {
+    const fs = new FsDriver(root);
+    const driver = new Proxy(fs, {
+      get(target, key) {
+        if (key === "hardlink") return undefined;
+        const v = Reflect.get(target, key, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const store = await openRegistryStore(root, { driver });
+    assert.equal(store.hardlinks, false);
+    const img = await pushImage(store, "r", "markers");
+    await store.putManifest("r", "t", img.bytes, "application/vnd.oci.image.manifest.v1+json");
+    assert.ok(await store.repositoryHasBlob("r", img.layer));
+    assert.equal(await store.repositoryHasBlob("s", img.layer), false);
+    await store.linkBlob("s", img.layer);
+    assert.ok(await store.repositoryHasBlob("s", img.layer));
+    assert.ok((await Deno.stat(`${root}/links/s/_blobs/${img.layer.replace(":", "/")}`)).isFile);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("allowMissing: blobs stored after their manifest become visible in its repository", async () => {
+  await withStore(async (store) => {
+    const bytes = enc.encode("late layer");
+    const digest = digestOf(bytes);
+    const config = enc.encode("{}");
+    const manifest = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: digestOf(config),
+        size: 2,
+      },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest, size: bytes.length }],
+    }));
+    await store.putManifest(
+      "proxy/r",
+      "t",
+      manifest,
+      "application/vnd.oci.image.manifest.v1+json",
+      {
+        allowMissing: true,
+      },
+    );
+    assert.equal(await store.repositoryHasBlob("proxy/r", digest), false);
+    await store.putBlob(stream(bytes), { digest, size: bytes.length });
+    assert.ok(await store.repositoryHasBlob("proxy/r", digest));
+    assert.equal(await store.repositoryHasBlob("other", digest), false);
   });
 });
