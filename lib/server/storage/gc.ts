@@ -17,7 +17,10 @@
  *    an mtime >= T and is not swept. A sweep removes a blob by renaming it to trash/, checking
  *    its mtime again, and only then deleting it; a writer that finds a blob missing takes it
  *    back from trash/ first. Either the writer's touch is seen by that second check, or the
- *    writer's rescue wins the rename race: nothing a writer touched is lost.
+ *    writer's rescue wins the rename race: nothing a writer touched is lost. Before that, the
+ *    repositories' hard links to the blob (their OCI layouts' blobs/) are removed, each under
+ *    its repository's lock and only while the blob is still old; a blob linked again since
+ *    (two names at the second check) is kept.
  * 4. Uploads in progress live in uploads/, which gc never touches. A blob uploaded but not yet
  *    referenced by any manifest is kept while younger than `minAgeMs` (default 1 h): the time a
  *    client has between finishing its uploads and putting the manifest that references them.
