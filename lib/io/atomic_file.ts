@@ -83,8 +83,16 @@ export class AtomicFile {
     while (off < data.length) off += await this.file.write(data.subarray(off));
   }
 
-  /** fsyncs, closes and renames the file into place (at `path` when given, else its own). */
-  async commit(path: string = this.path): Promise<void> {
+  /**
+   * fsyncs, closes and renames the file into place (at `path` when given, else its own), then
+   * fsyncs the directory unless `options.syncDir` is false: a caller writing many files syncs
+   * their directories once before it publishes anything that refers to them (the file's bytes
+   * are on disk before its name appears either way, so a crash never shows a half file).
+   */
+  async commit(
+    path: string = this.path,
+    options: { syncDir?: boolean } = {},
+  ): Promise<void> {
     if (this.#done) throw new Error(`${this.path}: already committed or aborted`);
     this.#done = true;
     try {
@@ -93,7 +101,7 @@ export class AtomicFile {
       this.file.close();
     }
     await Deno.rename(this.tempPath, path);
-    syncDir(dirname(path));
+    if (options.syncDir !== false) syncDir(dirname(path));
   }
 
   /** Discards the temporary file; safe to call after commit. */

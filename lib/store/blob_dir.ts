@@ -7,7 +7,7 @@
 import { parseDigest } from "../digest/digest.ts";
 import { ContentCheck } from "../digest/verify.ts";
 import { throwIfAborted } from "../errors.ts";
-import { AtomicFile } from "../io/atomic_file.ts";
+import { AtomicFile, syncDir } from "../io/atomic_file.ts";
 import { releaseChunk } from "../io/slab_pool.ts";
 
 const WRITE_BATCH = 1 << 20;
@@ -27,6 +27,17 @@ export function blobPath(digest: string): string {
   return `blobs/${algorithm}/${encoded}`;
 }
 
+/** Options of {@linkcode storeBlob}. */
+export interface StoreBlobOptions {
+  signal?: AbortSignal;
+  /**
+   * Collects the blob directories whose fsync is left to the caller, who must sync them
+   * ({@linkcode syncBlobDirs}) before publishing anything that names the blobs. Without it each
+   * blob's directory is synced as the blob lands, one fsync per blob in sequence.
+   */
+  deferDirSync?: Set<string>;
+}
+
 /**
  * Streams a blob into `<dir>/blobs/<alg>/<hex>` through a temporary file in `dir`, verifying it
  * against `info` when a digest is given. An existing blob is kept (content-addressed).
@@ -35,7 +46,7 @@ export async function storeBlob(
   dir: string,
   stream: ReadableStream<Uint8Array>,
   info: Partial<StoredBlob>,
-  options: { signal?: AbortSignal } = {},
+  options: StoreBlobOptions = {},
 ): Promise<StoredBlob> {
   const check = new ContentCheck(info, `blob ${info.digest ?? "(new)"}`);
   const file = await AtomicFile.create(`${dir}/blob`, { tempDir: dir });
@@ -70,10 +81,28 @@ export async function storeBlob(
     const { digest, size } = check.finish();
     const { algorithm } = parseDigest(digest);
     await Deno.mkdir(`${dir}/blobs/${algorithm}`, { recursive: true });
-    await file.commit(`${dir}/${blobPath(digest)}`);
+    const defer = options.deferDirSync;
+    await file.commit(`${dir}/${blobPath(digest)}`, { syncDir: defer === undefined });
+    defer?.add(`${dir}/blobs/${algorithm}`);
     return { digest, size, mediaType: info.mediaType };
   } catch (e) {
     await file.abort();
     throw e;
   }
+}
+
+/**
+ * fsyncs the directories {@linkcode storeBlob} left unsynced (once each), so the blobs' names
+ * survive a crash; call it before writing what refers to them.
+ *
+ * @example
+ * ```ts
+ * const dirs = new Set<string>();
+ * await storeBlob("/tmp/layout", ReadableStream.from([new Uint8Array(1)]), {}, { deferDirSync: dirs });
+ * syncBlobDirs(dirs);
+ * ```
+ */
+export function syncBlobDirs(dirs: Set<string>): void {
+  for (const d of dirs) syncDir(d);
+  dirs.clear();
 }

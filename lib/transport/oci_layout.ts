@@ -19,7 +19,7 @@ import {
 } from "../image/layout.ts";
 import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST } from "../image/media_types.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
-import { blobPath, storeBlob } from "../store/blob_dir.ts";
+import { blobPath, storeBlob, syncBlobDirs } from "../store/blob_dir.ts";
 import { DirFiles, type LayoutFiles } from "./layout_files.ts";
 import { statBeneath } from "./safe_open.ts";
 import type {
@@ -107,6 +107,8 @@ export class OciLayoutDestination implements ImageDestination {
   #top: Descriptor | undefined;
   #files: DirFiles;
   #committed = false;
+  /** Blob directories whose fsync waits for commit (see storeBlob's deferDirSync). */
+  readonly #unsynced = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -160,11 +162,13 @@ export class OciLayoutDestination implements ImageDestination {
     info: Partial<BlobInfo>,
     options: IoOptions = {},
   ): Promise<BlobInfo> {
-    return await storeBlob(this.dir, stream, info, options);
+    return await storeBlob(this.dir, stream, info, { ...options, deferDirSync: this.#unsynced });
   }
 
   async putManifest(manifest: RawManifest, instance = false): Promise<void> {
-    const info = await storeBlob(this.dir, ReadableStream.from([manifest.bytes]), {});
+    const info = await storeBlob(this.dir, ReadableStream.from([manifest.bytes]), {}, {
+      deferDirSync: this.#unsynced,
+    });
     if (!instance) {
       this.#top = { mediaType: manifest.mediaType, digest: info.digest, size: info.size };
     }
@@ -173,6 +177,8 @@ export class OciLayoutDestination implements ImageDestination {
   async commit(): Promise<void> {
     if (!this.#top) throw new Error("commit before putManifest");
     const top = this.#top;
+    // One directory fsync for every blob written, before index.json names any of them.
+    syncBlobDirs(this.#unsynced);
     // The directory lock serialises index.json updates between concurrent writers.
     using lock = await Deno.open(this.dir, { read: true });
     await lock.lock(true);
