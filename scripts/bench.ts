@@ -10,10 +10,13 @@
  *   and a bare Deno start, measures the CLI's peak RSS, and writes .bench/runtime.md.
  * - suite `run-image`: times `ocibox run IMAGE` against podman, runc and skopeo + umoci + runc
  *   (scripts/bench/run_image.ts) and writes .bench/run-image.md.
+ * - suite `serve`: `ocibox serve` against docker-registry: manifest GETs/s with wrk, blob GET
+ *   throughput, skopeo push and pull of each fixture, server RSS (scripts/bench/serve_bench.ts);
+ *   writes .bench/serve.md.
  *
  * Each prints a table with the goals marked PASS/FAIL.
  *
- * Usage: `deno task bench [--suite unpack|registry|runtime|run-image|all] [--runs N] [--warmup N]
+ * Usage: `deno task bench [--suite unpack|registry|runtime|run-image|serve|all] [--runs N] [--warmup N]
  * [--only many-files,debian-like,big-file] [--work DIR] [--cache DIR] [--variants cli,bundle,bin]
  * [--ocibox DIR] [--profile]`
  *
@@ -43,6 +46,7 @@ import {
 } from "./bench/registry_bench.ts";
 import { runtimeSuite } from "./bench/runtime.ts";
 import { runImageSuite } from "./bench/run_image.ts";
+import { serveSuite } from "./bench/serve_bench.ts";
 import {
   registryRows,
   renderRegistryMarkdown,
@@ -50,7 +54,7 @@ import {
   rowPasses,
 } from "./bench/registry_report.ts";
 
-const SUITES = ["unpack", "registry", "runtime", "run-image"] as const;
+const SUITES = ["unpack", "registry", "runtime", "run-image", "serve"] as const;
 type Suite = typeof SUITES[number];
 
 const HELP = `Usage: deno task bench [flags]
@@ -60,7 +64,7 @@ floor); copy to and from a local docker-registry against skopeo copy; run of a b
 bundle against runc run.
 
 Flags:
-  --suite S         unpack, registry, runtime, run-image or all (default all)
+  --suite S         unpack, registry, runtime, run-image, serve or all (default all)
   --runs N          timed runs per tool and fixture; the median is reported (default 3;
                     runtime: 20)
   --warmup N        untimed runs per tool before timing (default 1; runtime: 3)
@@ -177,6 +181,15 @@ async function main(): Promise<number> {
   if (suites.length === 1 && suites[0] === "run-image") {
     return await runImageSuite(await runImageOpts());
   }
+  const serveOpts = async () => ({
+    ...await runtimeOpts(),
+    runs: values.runs ? runs : 3,
+    warmup: values.warmup ? warmup : 1,
+    only: values.only?.split(",").map((n) => n.trim()),
+    cacheDir: values.cache,
+    profile: values.profile,
+  });
+  if (suites.length === 1 && suites[0] === "serve") return await serveSuite(await serveOpts());
   const names = (values.only ? values.only.split(",") : [...FIXTURE_NAMES]).map((n) => n.trim());
   for (const n of names) {
     if (!(FIXTURE_NAMES as readonly string[]).includes(n)) {
@@ -428,6 +441,7 @@ async function main(): Promise<number> {
   if (suites.includes("run-image")) {
     status = Math.max(status, await runImageSuite(await runImageOpts()));
   }
+  if (suites.includes("serve")) status = Math.max(status, await serveSuite(await serveOpts()));
   return status;
 
   async function reportUnpack(): Promise<number> {
