@@ -14,7 +14,15 @@
  */
 
 import { type Digest, hashAlgorithm } from "./digest.ts";
-import { backend, type HashBackend } from "./hash_backend.ts";
+import { backend, backendReady, type HashBackend } from "./hash_backend.ts";
+import { sha256Small } from "./sha256_small.ts";
+
+/**
+ * One-shot sha256 inputs up to this size are hashed in TypeScript while the native backend is
+ * not open yet: a command that only verifies a manifest and a config (`run IMAGE` of a stored
+ * image) then never pays for opening libcrypto.
+ */
+const SMALL_ONE_SHOT = 64 * 1024;
 
 /** Hashes chunks as they arrive and counts their bytes. */
 export interface Digester {
@@ -93,6 +101,9 @@ export function createDigesterOn(on: HashBackend, algorithm: string = "sha256"):
  */
 export function digestOf(bytes: Uint8Array, algorithm: string = "sha256"): Digest {
   const alg = hashAlgorithm(algorithm);
+  if (alg === "sha256" && bytes.length <= SMALL_ONE_SHOT && !backendReady()) {
+    return `${alg}:${sha256Small(bytes).toHex()}`;
+  }
   const state = backend.open(alg);
   state.update(bytes);
   return `${alg}:${state.final().toHex()}`;

@@ -1,14 +1,17 @@
 /**
  * The native hashing under digester.ts: OpenSSL's libcrypto through FFI (ffi/libcrypto.ts) when
  * it can be opened, else `node:crypto`. Importing `node:crypto` costs ~20 ms of start-up (most of
- * it Deno's Node compatibility layer), so it is imported only when libcrypto is missing or FFI
+ * it Deno's Node compatibility layer), so it is loaded only when libcrypto is missing or FFI
  * is not permitted.
  *
- * `OCIBOX_HASH_BACKEND` chooses by hand, for tests and debugging: `node` forces `node:crypto`,
- * `libcrypto` requires libcrypto (module loading fails without it); unset or empty picks.
+ * The choice is made on the first hash, not when this module loads: opening libcrypto costs
+ * 8-50 ms (a large library's relocations), and commands that import the digest code without
+ * hashing much (`run IMAGE` of a stored image hashes a manifest and a config of a few KB) pay
+ * it only when they hash. The fallback is then taken synchronously
+ * (`process.getBuiltinModule`).
  *
- * This module has a top-level await (the fallback's import), so a worker must not import it
- * statically before setting its message handler: messages arriving meanwhile would be lost.
+ * `OCIBOX_HASH_BACKEND` chooses by hand, for tests and debugging: `node` forces `node:crypto`,
+ * `libcrypto` requires libcrypto (the first hash fails without it); unset or empty picks.
  *
  * @example
  * ```ts
@@ -77,7 +80,10 @@ export function libcryptoBackend(): HashBackend | null {
  * ```
  */
 export async function nodeBackend(): Promise<HashBackend> {
-  const { createHash } = await import("node:crypto");
+  return nodeBackendFrom((await import("node:crypto")).createHash);
+}
+
+function nodeBackendFrom(createHash: (algorithm: string) => Hash): HashBackend {
   const wrap = (h: Hash): HashState => ({
     update(bytes) {
       h.update(bytes);
@@ -94,9 +100,21 @@ function chosen(): string {
   return (allowed ? Deno.env.get(ENV) : undefined) ?? "";
 }
 
-async function pick(): Promise<HashBackend> {
+/** `node:crypto`'s backend without an `await`: Node's synchronous built-in module lookup. */
+function nodeBackendSync(): HashBackend {
+  const process = (globalThis as {
+    process?: { getBuiltinModule?(id: string): unknown };
+  }).process;
+  const mod = process?.getBuiltinModule?.("node:crypto") as
+    | typeof import("node:crypto")
+    | undefined;
+  if (!mod) throw new UnsupportedError("neither libcrypto nor node:crypto is available");
+  return nodeBackendFrom(mod.createHash);
+}
+
+function pick(): HashBackend {
   const choice = chosen();
-  if (choice === "node") return await nodeBackend();
+  if (choice === "node") return nodeBackendSync();
   if (choice !== "" && choice !== "libcrypto") {
     throw new UsageError(`${ENV}=${choice}: expected node or libcrypto`);
   }
@@ -107,8 +125,22 @@ async function pick(): Promise<HashBackend> {
       `${ENV}=libcrypto, but libcrypto.so.3 cannot be opened (not installed, or no --allow-ffi)`,
     );
   }
-  return await nodeBackend();
+  return nodeBackendSync();
 }
 
-/** The backend this process uses. */
-export const backend: HashBackend = await pick();
+let picked: HashBackend | undefined;
+
+/** Whether the backend has been chosen (and libcrypto, where it is used, opened). */
+export function backendReady(): boolean {
+  return picked !== undefined;
+}
+
+/** The backend this process uses, chosen on first use (its name included). */
+export const backend: HashBackend = {
+  get name() {
+    return (picked ??= pick()).name;
+  },
+  open(algorithm) {
+    return (picked ??= pick()).open(algorithm);
+  },
+};
