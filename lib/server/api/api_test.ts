@@ -706,3 +706,27 @@ Deno.test("ExtraRoutes answers outside /v2/", async () => {
     },
   });
 });
+
+Deno.test("a proxied repository's HEAD of a stored blob links it: the push that skips the upload completes", async () => {
+  const fallback = {
+    handles: (repository: string) => repository.startsWith("up/"),
+    manifest: () => Promise.resolve(undefined),
+    blob: () => Promise.resolve(undefined),
+  };
+  await withApi(async ({ call, pushImage }) => {
+    const first = await pushImage("mine/a", "v1");
+    assert.equal(first.response.status, 201);
+    for (const d of [first.config.digest, first.layer.digest]) {
+      assert.equal((await call("HEAD", `/v2/up/x/blobs/${d}`)).status, 200);
+    }
+    // What skopeo does next: no upload, straight to the manifest.
+    const r = await call("PUT", "/v2/up/x/manifests/v1", {
+      body: first.bytes,
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    assert.equal(r.status, 201, await r.text());
+    // Not proxied: another repository still cannot see mine/a's blobs.
+    const other = await call("HEAD", `/v2/other/blobs/${first.layer.digest}`);
+    assert.equal(other.status, 404);
+  }, { hooks: { fallback } });
+});
