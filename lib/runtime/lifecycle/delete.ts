@@ -6,6 +6,7 @@
  */
 import { kill, waitPid } from "../../../ffi/process.ts";
 import { NotFoundError } from "../../errors.ts";
+import { sleep } from "../../io/event_loop.ts";
 import { unmountShared } from "./shared_mounts.ts";
 import { runHooks } from "./hooks.ts";
 import { containerDir, ContainerStateError, isAlive, readRecord, stateOf } from "./state_store.ts";
@@ -39,7 +40,7 @@ export async function deleteContainer(root: string, id: string, force = false): 
     try {
       waitPid(record.pid, true);
     } catch { /* not our child */ }
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
   if (cgroup) {
     if (cgroup.pids().length) cgroup.killAll(9);

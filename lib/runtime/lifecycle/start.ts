@@ -10,6 +10,7 @@ import { Errno, ErrnoError } from "../../../ffi/errno.ts";
 import { close, openat } from "../../../ffi/fs.ts";
 import { readFd } from "../../../ffi/process.ts";
 import { OciboxError } from "../../errors.ts";
+import { sleep } from "../../io/event_loop.ts";
 import { runHooks } from "./hooks.ts";
 import { ContainerStateError, fifoPath, isAlive, readRecord, stateOf } from "./state_store.ts";
 
@@ -40,7 +41,7 @@ export async function startContainer(root: string, id: string): Promise<void> {
       if (!isAlive(record)) {
         throw new OciboxError("INIT", `container ${JSON.stringify(id)} init exited before start`);
       }
-      await new Promise((r) => setTimeout(r, i < 100 ? 1 : 10));
+      await sleep(i < 100 ? 1 : 10);
     }
   } finally {
     close(fd);

@@ -4,6 +4,7 @@
  * @module
  */
 import { kill, PR, prctl, waitPid, type WaitStatus } from "../../../ffi/process.ts";
+import { sleep } from "../../io/event_loop.ts";
 
 /** Makes this process adopt orphaned descendants (the grandchild after a pid-namespace fork). */
 export function becomeSubreaper(): void {
@@ -45,7 +46,7 @@ export async function waitForExit(pid: number): Promise<number> {
       // SIGCHLD wakes us; the timeout covers a signal that came before the listener.
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, 100);
+        sleep(100).then(resolve);
       });
     }
   } finally {
