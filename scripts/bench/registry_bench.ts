@@ -37,7 +37,7 @@
  * @module
  */
 import { type Registry, startRegistry } from "../../tests/support/registry.ts";
-import type { Fixture } from "./fixtures.ts";
+import type { BenchImage } from "./busybox_fixture.ts";
 import { CommandFailed, measure, median, type RssMethod, type Sample } from "./measure.ts";
 
 /** The two directions timed. */
@@ -435,7 +435,7 @@ export async function compareLayouts(
 
 /** Benchmarks pushing and pulling `fixture` with ocibox and skopeo. */
 export async function benchRegistryFixture(
-  fixture: Fixture,
+  fixture: BenchImage,
   options: RegistryBenchOptions,
 ): Promise<RegistryResult> {
   const log = options.log ?? (() => {});
@@ -679,7 +679,7 @@ async function timed(
  * files (push first).
  */
 export async function profileRegistryFixture(
-  fixture: Fixture,
+  fixture: BenchImage,
   repo: string,
   runDir: string,
   profileDir: string,
