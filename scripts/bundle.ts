@@ -29,12 +29,13 @@ const worker = await new Deno.Command(Deno.execPath(), {
 if (!worker.success) Deno.exit(worker.code);
 const launcher = `#!/bin/sh
 # ocibox launcher: runs the bundled program with Deno (all permissions: ocibox needs FFI,
-# file system, network and subprocesses).
+# file system, network and subprocesses). Request signals abort only when the client goes
+# away (deno.json's "no-legacy-abort": --no-config leaves it out, so it is named here).
 here="$(dirname "$(readlink -f "$0")")"
 # Deno refuses to start in a deleted working directory (buildah runs its runtime in one):
 # relative paths cannot mean anything there, so start from /.
 /bin/pwd >/dev/null 2>&1 || cd /
-exec deno run -A --no-config --quiet "$here/ocibox.js" "$@"
+exec deno run -A --no-config --unstable-no-legacy-abort --quiet "$here/ocibox.js" "$@"
 `;
 await Deno.writeTextFile(`${root}dist/ocibox`, launcher, { mode: 0o755 });
 console.log(`wrote ${root}dist/ocibox.js and the launcher ${root}dist/ocibox`);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { digestOf } from "../digest/digester.ts";
-import { defaultConfig } from "./config.ts";
+import { defaultConfig, type ServerConfig } from "./config.ts";
 import { startServer } from "./server.ts";
 import { openRegistryStore } from "./storage/registry_store.ts";
 
@@ -40,12 +40,13 @@ async function rawRequest(port: number, head: string, body?: Uint8Array): Promis
 
 async function withServer(
   fn: (s: { port: number; url: string; root: string; logs: string[] }) => Promise<void>,
+  config: Partial<ServerConfig> = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "ocibox-serve-" });
   const store = await openRegistryStore(root);
   const logs: string[] = [];
   const server = await startServer({
-    config: { ...defaultConfig(root), addr: "127.0.0.1:0", bodyIdleTimeoutMs: 500 },
+    config: { ...defaultConfig(root), addr: "127.0.0.1:0", bodyIdleTimeoutMs: 500, ...config },
     store,
     log: (l) => logs.push(l),
   });
@@ -113,6 +114,41 @@ Deno.test("a client that disconnects mid-upload leaves no blob; the session stay
     );
     assert.deepEqual(blobs, []);
   });
+});
+
+Deno.test("a client gone mid-PATCH ends the store write at once, not after the idle timeout", async () => {
+  await withServer(async ({ port, url, logs }) => {
+    const start = await fetch(`${url}/v2/gone/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    await start.body?.cancel();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(enc.encode(
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n` +
+        "a".repeat(1000),
+    ));
+    await new Promise((r) => setTimeout(r, 200));
+    conn.close();
+    // The session is serialised: this PATCH waits for the first one's write to end. With the
+    // idle timeout at 30 s, answering within seconds means the disconnect ended that write.
+    const began = performance.now();
+    const rest = enc.encode("b".repeat(10));
+    const next = await fetch(`${url}${location}`, {
+      method: "PATCH",
+      body: rest,
+      headers: { "content-range": "1000-1009", "content-type": "application/octet-stream" },
+    });
+    assert.equal(next.status, 202, await next.text());
+    assert.equal(next.headers.get("range"), "0-1009");
+    assert.ok(performance.now() - began < 5000, `took ${performance.now() - began} ms`);
+    const done = await fetch(
+      `${url}${location}?digest=${digestOf(enc.encode("a".repeat(1000) + "b".repeat(10)))}`,
+      {
+        method: "PUT",
+      },
+    );
+    assert.equal(done.status, 201, await done.text());
+    assert.ok(logs.some((l) => /method=PATCH/.test(l)), logs.join("\n"));
+  }, { bodyIdleTimeoutMs: 30_000 });
 });
 
 Deno.test("shutdown lets a request in flight finish", async () => {

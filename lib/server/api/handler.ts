@@ -130,8 +130,9 @@ export async function handleApiRequest(
     request,
     method,
     query: new URLSearchParams(rawQuery(request.url)),
-    // Read only when an endpoint needs it: Deno.serve warns once about request.signal's
-    // legacy abort-on-success the first time it is touched.
+    // Read only when an endpoint needs it. deno.json opts in to "no-legacy-abort": the signal
+    // fires when the client goes away before the response is done, never after a success
+    // (Deno's legacy behaviour, which it warns about on first use without the opt-in).
     get signal() {
       return signal ?? request.signal;
     },
