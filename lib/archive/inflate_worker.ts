@@ -1,7 +1,7 @@
 /**
  * Worker side of off-thread layer decompression (see offthread_inflate.ts): hashes the raw
- * blob and decompresses it, sending the output in large batches so that few messages cross
- * between the threads.
+ * blob, decompresses it and hashes the output (diff_id), sending the output in large batches so
+ * that few messages cross between the threads.
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -17,6 +17,7 @@ const spare: Uint8Array[] = [];
 interface Job {
   gz?: zlib.Gunzip | zlib.ZstdDecompress;
   blob: Digester;
+  diff: Digester;
   rawSize: number;
   batch: Uint8Array;
   fill: number;
@@ -47,6 +48,7 @@ function flush(j: Job): void {
 function out(chunk: Uint8Array): void {
   const j = job!;
   if (j.discard) return;
+  j.diff.update(chunk);
   let off = 0;
   while (off < chunk.length) {
     const take = Math.min(chunk.length - off, BATCH - j.fill);
@@ -73,7 +75,11 @@ function finish(): void {
   const blobDigest = j.blob.digest();
   if (j.error !== undefined) {
     post({ t: "error", message: j.error, blobDigest, blobSize: j.rawSize });
-  } else post({ t: "done", blobDigest, blobSize: j.rawSize });
+  } else {
+    // Output the main thread stopped taking was not all hashed: no diff_id then.
+    const diffId = j.discard ? undefined : j.diff.digest();
+    post({ t: "done", blobDigest, blobSize: j.rawSize, diffId });
+  }
   job = undefined;
 }
 
@@ -97,6 +103,7 @@ function handle(m: InflateRequest): void {
     case "start": {
       const j: Job = {
         blob: createDigester!(m.blobAlg),
+        diff: createDigester!(m.diffAlg),
         rawSize: 0,
         batch: spare.pop() ?? new Uint8Array(BATCH),
         fill: 0,

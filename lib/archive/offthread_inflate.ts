@@ -1,17 +1,18 @@
 /**
  * Layer decompression on a second core, as `tar -xzf` runs gzip in a second process: a worker
- * hashes the raw blob and inflates it, the calling thread hashes the tar (diff_id), parses it
- * and makes files. Output crosses in 4 MiB batches and at most a few batches and raw chunks
+ * hashes the raw blob, inflates it and hashes the tar (diff_id); the calling thread parses it
+ * and makes files, which is the longer job of the two (a node_modules-like layer is mostly
+ * system calls), so the worker takes both hashes. Output crosses in 4 MiB batches and at most a few batches and raw chunks
  * are in flight, so memory stays bounded whatever the layer's size.
  * @module
  */
-import { createDigester, type Digester } from "../digest/digester.ts";
 import { OciboxError } from "../errors.ts";
 import type { Compression } from "./compression.ts";
+import { spawnInflateWorker, takePrestarted } from "./inflate_spawn.ts";
 
 /** Messages to the worker. */
 export type InflateRequest =
-  | { t: "start"; compression: "gzip" | "zstd"; blobAlg: string }
+  | { t: "start"; compression: "gzip" | "zstd"; blobAlg: string; diffAlg: string }
   | { t: "raw"; buf: Uint8Array }
   | { t: "end" }
   | { t: "outAck"; buf?: Uint8Array }
@@ -23,7 +24,7 @@ export type InflateReply =
   | { t: "out"; buf: Uint8Array }
   | { t: "rawAck" }
   | { t: "ready" }
-  | { t: "done"; blobDigest: string; blobSize: number }
+  | { t: "done"; blobDigest: string; blobSize: number; diffId?: string }
   | { t: "error"; message: string; blobDigest: string; blobSize: number }
   | { t: "crashed"; message: string };
 
@@ -70,16 +71,9 @@ export class InflateWorker {
    * bundle without the worker's module); callers then inflate on their own thread.
    */
   static async start(timeoutMs = 5000): Promise<InflateWorker | undefined> {
-    let w: InflateWorker;
-    try {
-      const url = new URL("./inflate_worker.ts", import.meta.url);
-      // A bundle may ship without the worker module: check first, as Deno reports a worker
-      // that fails to load on stderr whatever its error handler does.
-      if (url.protocol === "file:") Deno.statSync(url);
-      w = new InflateWorker(new Worker(url, { type: "module" }));
-    } catch {
-      return undefined;
-    }
+    const worker = takePrestarted() ?? spawnInflateWorker();
+    if (worker === undefined) return undefined;
+    const w = new InflateWorker(worker);
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       w.listen((m) => {
@@ -130,16 +124,18 @@ export class InflateJob {
   #stopped = false;
   // The batch handed out last; it goes back to the worker for reuse on the next call.
   #lent: Uint8Array | undefined;
-  // Every batch was handed out: the diff_id covers all of the output.
+  // Every batch was handed out: the worker's diff_id covers output the caller all saw.
   #drained = false;
-  // The decompressed bytes are hashed here, by the consumer, to share the work between cores.
-  #diff: Digester;
 
   constructor(w: InflateWorker, raw: AsyncIterator<Uint8Array>, options: InflateOptions) {
     this.#w = w;
-    this.#diff = createDigester(options.diffAlg);
     w.listen((m) => this.#reply(m));
-    w.send({ t: "start", compression: options.compression, blobAlg: options.blobAlg });
+    w.send({
+      t: "start",
+      compression: options.compression,
+      blobAlg: options.blobAlg,
+      diffAlg: options.diffAlg,
+    });
     this.#pump = this.#pumpRaw(raw, options).catch((e) => {
       this.#pumpError = e;
       this.#wakeUp();
@@ -166,7 +162,7 @@ export class InflateJob {
         return;
       }
       case "done":
-        this.#verdict = { blobDigest: m.blobDigest, blobSize: m.blobSize };
+        this.#verdict = { blobDigest: m.blobDigest, blobSize: m.blobSize, diffId: m.diffId };
         break;
       case "error":
         this.#verdict = { blobDigest: m.blobDigest, blobSize: m.blobSize, error: m.message };
@@ -212,7 +208,6 @@ export class InflateJob {
       this.#release();
       const batch = this.#queue.shift();
       if (batch !== undefined) {
-        this.#diff.update(batch);
         this.#lent = batch;
         return batch;
       }
@@ -250,7 +245,7 @@ export class InflateJob {
     this.#w.listen(undefined);
     if (this.#pumpError !== undefined) throw this.#pumpError;
     const v = this.#verdict!;
-    return this.#drained && v.error === undefined ? { ...v, diffId: this.#diff.digest() } : v;
+    return this.#drained && v.error === undefined ? v : { ...v, diffId: undefined };
   }
 }
 
