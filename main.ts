@@ -34,8 +34,17 @@ function usage(): string {
   ].join("\n");
 }
 
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /**
+   * The process exits when main() resolves (the CLI): commands may start work beside loading
+   * their code (CommandInfo.prepare) that only the exit ends when they do not use it.
+   */
+  exits?: boolean;
+}
+
 /** Runs ocibox with `argv`; resolves to the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   let debug = false;
   let i = 0;
   for (; i < argv.length && argv[i].startsWith("-"); i++) {
@@ -75,8 +84,9 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   try {
-    const mod = await info.load();
     const rest = argv.slice(i + 1);
+    if (options.exits && !defaultWantsHelp(rest)) info.prepare?.();
+    const mod = await info.load();
     if (mod.wantsHelp ? mod.wantsHelp(rest) : defaultWantsHelp(rest)) {
       console.log(mod.help);
       return 0;
@@ -105,4 +115,4 @@ function fail(e: unknown, debug: boolean): number {
   return e instanceof UsageError ? 2 : e instanceof AbortedError ? 130 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) Deno.exit(await main(Deno.args, { exits: true }));

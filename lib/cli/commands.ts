@@ -1,8 +1,10 @@
 /**
  * The table of commands. Only names, summaries and lazy loaders live here, so `ocibox --help`
- * and the dispatch in main.ts load no command code.
+ * and the dispatch in main.ts load no command code (inflate_spawn.ts, which `unpack` prepares
+ * with, is a few lines that import nothing: the worker boots while the command's code loads).
  * @module
  */
+import { prestartInflateWorker } from "../archive/inflate_spawn.ts";
 
 /** What every command module exports. */
 export interface CommandModule {
@@ -24,6 +26,11 @@ export interface CommandInfo {
   readonly load: () => Promise<CommandModule>;
   /** Left out of `ocibox --help` (internal: the monitor of a detached container). */
   readonly hidden?: boolean;
+  /**
+   * Work main.ts starts before loading the command (which takes 100-200 ms), for things that
+   * take long and run beside it; called only when the process runs the command and exits.
+   */
+  readonly prepare?: () => void;
 }
 
 /** Every command, in the order `ocibox --help` lists them. */
@@ -43,6 +50,8 @@ export const COMMANDS: readonly CommandInfo[] = [
     name: "unpack",
     summary: "unpack an image into a runtime bundle (rootfs/ and config.json)",
     load: () => import("./unpack.ts"),
+    // The inflate worker boots on the second core while the unpack code loads.
+    prepare: prestartInflateWorker,
   },
   {
     name: "list-tags",
