@@ -92,7 +92,7 @@ export async function configFromFlags(
   if (values["gc-delete-untagged"] === true) config.gcDeleteUntagged = true;
   const expiry = lastString(values["upload-expiry"]);
   if (expiry !== undefined) config.uploadExpiryMs = parseDuration(expiry);
-  applyPluginFlags(values, config);
+  await applyPluginFlags(values, config);
   return config;
 }
 

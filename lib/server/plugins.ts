@@ -5,9 +5,10 @@
  * This file is the one place lib/server/auth and lib/server/proxy hook into the command:
  * lib/cli/serve.ts spreads {@linkcode PLUGIN_FLAGS} into its flags, appends
  * {@linkcode PLUGIN_FLAG_HELP} to its help, calls {@linkcode applyPluginFlags} after the config
- * file is read (flags win), and serves with the hooks {@linkcode buildHooks} returns. Import
- * auth and proxy modules lazily (`await import(...)`) inside buildHooks, so a server without
- * them loads none of their code.
+ * file is read (flags win), and serves with the hooks {@linkcode buildHooks} returns. Only the
+ * flag tables (auth/flags.ts, proxy/flags.ts) are imported statically; each plugin's module
+ * is imported (`await import(...)`) when its flags or config keys are present, so a server
+ * without them loads none of their code (plugins_test.ts checks the static side).
  *
  * @example
  * ```ts
@@ -21,8 +22,8 @@
 import type { FlagOption } from "../cli/args.ts";
 import type { ServerConfig } from "./config.ts";
 import type { FallbackStore, ServerHooks } from "./hooks.ts";
-import { applyAuthFlags, AUTH_FLAG_HELP, AUTH_FLAGS, buildAuthHooks } from "./auth/plugin.ts";
-import { applyProxyFlags, buildProxyHooks, PROXY_FLAG_HELP, PROXY_FLAGS } from "./proxy/plugin.ts";
+import { AUTH_FLAG_HELP, AUTH_FLAGS } from "./auth/flags.ts";
+import { PROXY_FLAG_HELP, PROXY_FLAGS } from "./proxy/flags.ts";
 
 /** Flags of `ocibox serve` that belong to auth and the proxy (`--htpasswd`, `--proxy` ...). */
 export const PLUGIN_FLAGS: Readonly<Record<string, FlagOption>> = {
@@ -35,31 +36,53 @@ export const PLUGIN_FLAG_HELP = "" +
   AUTH_FLAG_HELP +
   PROXY_FLAG_HELP;
 
+/** Whether any of `flags` was given (parseFlags leaves absent ones undefined or false). */
+function given(values: Readonly<Record<string, unknown>>, flags: object): boolean {
+  return Object.keys(flags).some((k) => {
+    const v = values[k];
+    return v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
+  });
+}
+
 /**
- * Copies the plugin flags' values (as parseFlags returned them) into `config`.
+ * Copies the plugin flags' values (as parseFlags returned them) into `config`, loading a
+ * plugin's module only when one of its flags was given.
  *
  * @throws {UsageError} for bad values.
  */
-export function applyPluginFlags(
+export async function applyPluginFlags(
   values: Readonly<Record<string, unknown>>,
   config: ServerConfig,
-): void {
-  applyAuthFlags(values, config);
-  applyProxyFlags(values, config);
+): Promise<void> {
+  if (given(values, AUTH_FLAGS)) {
+    const { applyAuthFlags } = await import("./auth/plugin.ts");
+    applyAuthFlags(values, config);
+  }
+  if (given(values, PROXY_FLAGS)) {
+    const { applyProxyFlags } = await import("./proxy/plugin.ts");
+    applyProxyFlags(values, config);
+  }
 }
 
 /**
  * The hooks `config` asks for: `authorize` from `config.auth`, `fallback` from `config.proxy`,
- * `routes` for a token endpoint. `store` is what a fallback writes through.
+ * `routes` for a token endpoint. `store` is what a fallback writes through. A plugin whose
+ * settings are absent is not loaded at all.
  */
 export async function buildHooks(
   config: ServerConfig,
   store: FallbackStore,
 ): Promise<ServerHooks> {
-  return mergeHooks([
-    await buildAuthHooks(config),
-    await buildProxyHooks(config, store),
-  ]);
+  const parts: ServerHooks[] = [];
+  if (config.auth !== undefined) {
+    const { buildAuthHooks } = await import("./auth/plugin.ts");
+    parts.push(await buildAuthHooks(config));
+  }
+  if (config.proxy?.length) {
+    const { buildProxyHooks } = await import("./proxy/plugin.ts");
+    parts.push(await buildProxyHooks(config, store));
+  }
+  return mergeHooks(parts);
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * How auth plugs into `ocibox serve` (merged by lib/server/plugins.ts, one line each): its
- * flags and their help, copying them into the config, and building the hooks. The flags part is
- * tiny; everything that authenticates is imported by {@linkcode buildAuthHooks} only when the
- * config asks for auth.
+ * flags (declared in ./flags.ts, re-exported here), copying them into the config, and building
+ * the hooks. plugins.ts imports this module only when a flag or the config file asks for auth;
+ * everything that authenticates is imported by {@linkcode buildAuthHooks}.
  *
  * | flag                    | config key (`auth.`) | meaning                                     |
  * | ----------------------- | -------------------- | ------------------------------------------- |
@@ -24,31 +24,11 @@
  * ```
  * @module
  */
-import type { FlagOption } from "../../cli/args.ts";
 import { UsageError } from "../../errors.ts";
 import type { AuthSettings, ServerConfig } from "../config.ts";
 import type { ServerHooks } from "../hooks.ts";
 
-/** The flags of `ocibox serve` that belong to auth. */
-export const AUTH_FLAGS = {
-  htpasswd: { type: "string" },
-  "anonymous-read": { type: "boolean" },
-  auth: { type: "string" },
-  "token-realm": { type: "string" },
-  "token-service": { type: "string" },
-  "token-key": { type: "string" },
-} as const satisfies Readonly<Record<string, FlagOption>>;
-
-/** Help lines of {@linkcode AUTH_FLAGS}. */
-export const AUTH_FLAG_HELP = "" +
-  "  --htpasswd FILE          users who may log in (htpasswd -B); turns on Basic auth\n" +
-  "  --anonymous-read         pulls need no login (pushes and deletes still do)\n" +
-  "  --auth basic|token|none  Basic credentials on every request, or Bearer tokens from\n" +
-  "                           this server's own /token endpoint (signed JWTs)\n" +
-  "  --token-realm URL        token endpoint named in challenges (default: /token here)\n" +
-  "  --token-service NAME     the service (token audience) (default: ocibox)\n" +
-  "  --token-key FILE         PEM key that signs tokens: EC P-256/P-384 or RSA\n" +
-  "                           (default: a P-256 key made at start)\n";
+export { AUTH_FLAG_HELP, AUTH_FLAGS } from "./flags.ts";
 
 function last(v: unknown): string | undefined {
   if (Array.isArray(v)) return v.length ? String(v[v.length - 1]) : undefined;

@@ -1,8 +1,8 @@
 /**
  * How the pull-through cache plugs into `ocibox serve` (merged by lib/server/plugins.ts, one
- * line each): its flags and their help, copying them into the config, and building the hooks.
- * The registry client is imported by {@linkcode buildProxyHooks} only when an upstream is
- * configured.
+ * line each): its flags (declared in ./flags.ts, re-exported here), copying them into the config,
+ * and building the hooks. plugins.ts imports this module only when a flag or the config file
+ * names an upstream; the registry client is imported by {@linkcode buildProxyHooks}.
  *
  * | flag                      | config key (`proxy[]`)  | meaning                               |
  * | ------------------------- | ----------------------- | ------------------------------------- |
@@ -22,27 +22,12 @@
  * ```
  * @module
  */
-import type { FlagOption } from "../../cli/args.ts";
 import { UsageError } from "../../errors.ts";
 import { parseDuration, type ProxySettings, type ServerConfig } from "../config.ts";
 import type { FallbackStore, ServerHooks } from "../hooks.ts";
 import { checkUpstreams, parseProxyFlag } from "./proxy_settings.ts";
 
-/** The flags of `ocibox serve` that belong to the pull-through cache. */
-export const PROXY_FLAGS = {
-  proxy: { type: "string", multiple: true },
-  "proxy-tag-ttl": { type: "string" },
-  "proxy-authfile": { type: "string" },
-} as const satisfies Readonly<Record<string, FlagOption>>;
-
-/** Help lines of {@linkcode PROXY_FLAGS}. */
-export const PROXY_FLAG_HELP = "" +
-  "  --proxy NAME=UPSTREAM    pull-through cache: pulls of NAME/REPO that miss the store come\n" +
-  "                           from REPO at UPSTREAM (e.g. docker.io=https://registry-1.docker.io;\n" +
-  "                           single names get library/ there) and are kept; repeatable\n" +
-  "  --proxy-tag-ttl D        serve a cached tag this long before asking upstream again\n" +
-  "                           (default 5m; digests are never asked again)\n" +
-  "  --proxy-authfile FILE    upstream credentials (ocibox login's auth file format)\n";
+export { PROXY_FLAG_HELP, PROXY_FLAGS } from "./flags.ts";
 
 function all(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
