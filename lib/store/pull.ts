@@ -17,7 +17,7 @@
  * @module
  */
 import { AbortedError, NetworkError, NotFoundError, RegistryError } from "../errors.ts";
-import type { Platform } from "../image/platform.ts";
+import { formatPlatform, type Platform, platformMatches } from "../image/platform.ts";
 import { candidateNames, type NameResolution, pullLocations } from "../image/short_names.ts";
 import type { Reporter } from "../report/reporter.ts";
 import type { RegistryOptions } from "../transport/docker_registry.ts";
@@ -129,12 +129,36 @@ export async function ensureImage(
 ): Promise<FoundImage> {
   const resolution = options.resolution ?? await loadRegistriesConfig();
   if (policy !== "always") {
+    let found: FoundImage | undefined;
     try {
-      return await findImage(store, ref, resolution);
+      found = await findImage(store, ref, resolution);
     } catch (e) {
       if (policy === "never" || !(e instanceof NotFoundError)) throw e;
       if (ref.startsWith("sha256:")) throw e; // an id cannot be pulled
     }
+    // The store keeps one image per name: one of another platform is missing, as in podman
+    // (`run multi` then `run --platform linux/arm64 multi` pulls the arm64 image).
+    const other = found && options.platform && platformMismatch(found, options.platform);
+    if (found && !other) return found;
+    if (other && (policy === "never" || found!.foundBy === "id")) throw new NotFoundError(other);
   }
   return await pullImage(store, ref, { ...options, resolution });
+}
+
+/**
+ * Why `image` does not suit `want` (its config's platform is another), or undefined when it
+ * does.
+ *
+ * @example
+ * ```ts
+ * platformMismatch(img, { os: "linux", architecture: "arm64" });
+ * // "image docker.io/library/x:latest is for linux/amd64, not linux/arm64"
+ * ```
+ */
+export function platformMismatch(image: FoundImage, want: Platform): string | undefined {
+  const c = image.config;
+  const have: Platform = { os: c.os, architecture: c.architecture };
+  if (c.variant) have.variant = c.variant;
+  if (platformMatches(want, have)) return undefined;
+  return `image ${image.name} is for ${formatPlatform(have)}, not ${formatPlatform(want)}`;
 }
