@@ -22,7 +22,7 @@ import { hasImageId } from "../store/image_store.ts";
 import { chainIds, layerDir } from "../store/layer_chain.ts";
 import { isLayerMediaType } from "../image/media_types.ts";
 import { ensureImage } from "../store/pull.ts";
-import { NotFoundError } from "../errors.ts";
+import { NameInUseError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic_file.ts";
 import { containerSpec } from "./container_spec.ts";
 import { readHostResolvConf, writeEtcFiles } from "./etc_files.ts";
@@ -91,11 +91,11 @@ export async function prepareContainer(
     signal: options.signal,
   });
   const id = newContainerId();
-  const name = request.name ??
+  const freshName = async () =>
     generateName(new Set((await listContainers(store)).map((c) => c.name)));
   const record: ContainerRecord = {
     id,
-    name,
+    name: request.name ?? await freshName(),
     image: image.name,
     imageId: image.imageId,
     manifestDigest: image.imageManifestDigest,
@@ -109,13 +109,16 @@ export async function prepareContainer(
     ports: request.publish.map((p) => ({ ...p })),
     network: network.mode,
   };
-  await reserveContainer(store, record, {
-    check: async () => {
-      if (!(await hasImageId(store, image.imageId))) {
-        throw new NotFoundError(`image ${image.name} was removed while the container was made`);
-      }
-    },
+  const check = async () => {
+    if (!(await hasImageId(store, image.imageId))) {
+      throw new NotFoundError(`image ${image.name} was removed while the container was made`);
+    }
+  };
+  await reserveNamed(store, record, {
+    check,
+    rename: request.name === undefined ? freshName : undefined,
   });
+  const name = record.name;
   const dir = containerDir(store, id);
   const bundle = `${dir}/bundle`;
   const rootfs = `${bundle}/rootfs`;
@@ -160,6 +163,33 @@ export async function prepareContainer(
     await removeContainerDir(store, id).catch(() => {});
     for (const made of madeSources) await Deno.remove(made, { recursive: true }).catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * Reserves `record` under its name (reserveContainer); when the name is made up (`rename`
+ * given) and another `run` took it meanwhile, makes up another and tries again, as podman
+ * does. A name the user chose stays an error.
+ *
+ * @throws {NameInUseError} the chosen name is taken (or 20 made-up ones were).
+ * @example
+ * ```ts
+ * await reserveNamed(store, record, { rename: async () => "calm_otter" });
+ * ```
+ */
+export async function reserveNamed(
+  store: string,
+  record: ContainerRecord,
+  options: { check?: () => Promise<void>; rename?: () => Promise<string> },
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await reserveContainer(store, record, { check: options.check });
+      return;
+    } catch (e) {
+      if (!options.rename || !(e instanceof NameInUseError) || attempt === 20) throw e;
+      record.name = await options.rename();
+    }
   }
 }
 
