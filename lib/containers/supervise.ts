@@ -12,7 +12,7 @@ import { openat } from "../../ffi/fs.ts";
 import { createContainer } from "../runtime/lifecycle/create.ts";
 import { deleteContainer } from "../runtime/lifecycle/delete.ts";
 import { startContainer } from "../runtime/lifecycle/start.ts";
-import { becomeSubreaper, waitForExit } from "../runtime/lifecycle/wait.ts";
+import { becomeSubreaper, SignalForwarder, waitForExit } from "../runtime/lifecycle/wait.ts";
 
 /** Something started for a container once it has a pid, stopped when it ends. */
 export interface Attachment {
@@ -43,6 +43,8 @@ export interface SuperviseOptions {
 export async function superviseContainer(options: SuperviseOptions): Promise<number> {
   const { runtimeRoot: root, id } = options;
   becomeSubreaper();
+  // Caught from before create: a signal sent as soon as the program runs reaches it.
+  using forwarder = new SignalForwarder();
   if (!options.interactive) {
     // The container inherits this process's stdio: without -i it gets no input, as in podman.
     const nul = openat(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
@@ -85,7 +87,7 @@ export async function superviseContainer(options: SuperviseOptions): Promise<num
     relay = relayPty(master, { stdin: options.interactive ? 0 : -1, stdout: 1 });
   }
   try {
-    const code = await waitForExit(pid);
+    const code = await waitForExit(pid, forwarder);
     if (relay) await relay;
     return code;
   } finally {

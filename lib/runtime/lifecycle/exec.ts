@@ -18,7 +18,7 @@ import type { Process } from "../spec/spec_types.ts";
 import { closeNamespaces, openNamespacesOf } from "./join.ts";
 import { findProgram } from "./program.ts";
 import { ContainerStateError, readRecord, stateOf } from "./state_store.ts";
-import { waitForExit } from "./wait.ts";
+import { SignalForwarder, waitForExit } from "./wait.ts";
 
 /** Options of {@linkcode execInContainer}. */
 export interface ExecOptions {
@@ -89,6 +89,8 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       preserveFds: options.preserveFds,
       seccomp: record.seccomp,
     });
+    // Caught from before the process exists: none sent to it is lost.
+    using forwarder = options.detach ? undefined : new SignalForwarder();
     const report = spawnSyscalls(0, lowerOps(plan.ops), undefined, {
       shareMemory: !namespaces.some((ns) => ns.type === "time"),
     });
@@ -118,7 +120,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       }
     }
     if (options.detach) return 0;
-    const code = await waitForExit(report.pid);
+    const code = await waitForExit(report.pid, forwarder);
     await relay;
     return code;
   } finally {

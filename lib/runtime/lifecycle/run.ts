@@ -11,7 +11,7 @@ import { deleteContainer } from "./delete.ts";
 import { runHooks } from "./hooks.ts";
 import { startContainer } from "./start.ts";
 import { stateOf } from "./state_store.ts";
-import { becomeSubreaper, waitForExit } from "./wait.ts";
+import { becomeSubreaper, SignalForwarder, waitForExit } from "./wait.ts";
 
 /** Options of {@linkcode runContainer}. */
 export interface RunOptions extends CreateOptions {
@@ -34,6 +34,8 @@ export async function runContainer(id: string, options: RunOptions): Promise<num
     [relayEnd, consoleFd] = socketPair();
   }
   if (!options.detach) becomeSubreaper();
+  // Caught from before the program starts (created running): none sent to it is lost.
+  using forwarder = options.detach ? undefined : new SignalForwarder();
   let created;
   try {
     created = await createContainer(id, { ...options, spec, consoleFd, startNow: true });
@@ -62,7 +64,7 @@ export async function runContainer(id: string, options: RunOptions): Promise<num
     }
   }
   if (options.detach) return 0;
-  const code = await waitForExit(pid);
+  const code = await waitForExit(pid, forwarder);
   if (relay) {
     await relay;
     closeFd(master);

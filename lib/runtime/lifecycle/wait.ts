@@ -22,19 +22,68 @@ const NUMBERS: Partial<Record<Deno.Signal, number>> = {
 };
 
 /**
- * Waits for `pid` to end while forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it;
- * resolves to its exit code (128 + signal when killed).
+ * Catches the signals ocibox forwards (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2)
+ * from the moment it is made, and delivers them to the container's process once
+ * {@linkcode SignalForwarder.forwardTo} names it; what came before is queued and delivered
+ * then, in order (runc's signal handler buffers the same way). Made before the process is
+ * created or started, so that a signal sent as soon as the program runs (a caller that saw
+ * its first output) is not lost between start and the wait.
+ *
+ * @example
+ * ```ts
+ * import { SignalForwarder, waitForExit } from "./wait.ts";
+ * using forwarder = new SignalForwarder();
+ * const pid = 1234; // created and started meanwhile
+ * const code = await waitForExit(pid, forwarder);
+ * ```
  */
-export async function waitForExit(pid: number): Promise<number> {
-  const forwarders = FORWARDED.map((sig) => {
-    const f = () => {
-      try {
-        kill(pid, NUMBERS[sig]!);
-      } catch { /* gone */ }
-    };
-    Deno.addSignalListener(sig, f);
-    return [sig, f] as const;
-  });
+export class SignalForwarder implements Disposable {
+  #pid: number | undefined;
+  #queued: number[] = [];
+  #listeners: (readonly [Deno.Signal, () => void])[];
+
+  constructor() {
+    this.#listeners = FORWARDED.map((sig) => {
+      const f = () => this.#deliver(NUMBERS[sig]!);
+      Deno.addSignalListener(sig, f);
+      return [sig, f] as const;
+    });
+  }
+
+  #deliver(signal: number): void {
+    if (this.#pid === undefined) {
+      this.#queued.push(signal);
+      return;
+    }
+    try {
+      kill(this.#pid, signal);
+    } catch { /* gone */ }
+  }
+
+  /** From now on signals go to `pid`, the queued ones first. */
+  forwardTo(pid: number): void {
+    this.#pid = pid;
+    for (const signal of this.#queued.splice(0)) this.#deliver(signal);
+  }
+
+  /** Stops catching the signals. */
+  close(): void {
+    for (const [sig, f] of this.#listeners.splice(0)) Deno.removeSignalListener(sig, f);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Waits for `pid` to end while forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it
+ * (through `forwarder` when the caller made one earlier, which then stays the caller's to
+ * close); resolves to its exit code (128 + signal when killed).
+ */
+export async function waitForExit(pid: number, forwarder?: SignalForwarder): Promise<number> {
+  const own = forwarder ? undefined : new SignalForwarder();
+  (forwarder ?? own!).forwardTo(pid);
   let wake: (() => void) | undefined;
   const onChild = () => wake?.();
   Deno.addSignalListener("SIGCHLD", onChild);
@@ -51,6 +100,6 @@ export async function waitForExit(pid: number): Promise<number> {
     }
   } finally {
     Deno.removeSignalListener("SIGCHLD", onChild);
-    for (const [sig, f] of forwarders) Deno.removeSignalListener(sig, f);
+    own?.close();
   }
 }
