@@ -730,3 +730,38 @@ Deno.test("a proxied repository's HEAD of a stored blob links it: the push that 
     assert.equal(other.status, 404);
   }, { hooks: { fallback } });
 });
+
+Deno.test("uploads.maxSessions: past it, session starts and monolithic uploads get 429 TOOMANYREQUESTS", async () => {
+  await withApi(async ({ call, store, root }) => {
+    const open = async () => {
+      const r = await call("POST", "/v2/lim/blobs/uploads/");
+      assert.equal(r.status, 202, await r.text());
+      return r.headers.get("location")!;
+    };
+    const a = await open();
+    const b = await open();
+    const refused = await call("POST", "/v2/lim/blobs/uploads/");
+    assert.equal(refused.headers.get("retry-after"), "5");
+    await expectError(refused, 429, "TOOMANYREQUESTS");
+    const bytes = enc.encode("mono");
+    const mono = await call("POST", `/v2/lim/blobs/uploads/?digest=${digestOf(bytes)}`, {
+      body: bytes,
+    });
+    await expectError(mono, 429, "TOOMANYREQUESTS");
+    assert.equal(await store.statBlob(digestOf(bytes)), undefined);
+    // A cancelled session and a completed one free their places.
+    assert.equal((await call("DELETE", a)).status, 204);
+    const c = await open();
+    const done = await call("PUT", `${b}?digest=${digestOf(bytes)}`, { body: bytes });
+    assert.equal(done.status, 201, await done.text());
+    await open();
+    await expectError(await call("POST", "/v2/lim/blobs/uploads/"), 429, "TOOMANYREQUESTS");
+    // A failed completion (digest mismatch) removes its session too.
+    const bad = await call("PUT", `${c}?digest=${digestOf(enc.encode("other"))}`, { body: bytes });
+    await expectError(bad, 400, "DIGEST_INVALID");
+    await open();
+    // A store opened again on the same root counts the sessions left in it.
+    const again = await openRegistryStore(root);
+    assert.equal(await again.openUploads(), 2);
+  }, { config: { maxUploadSessions: 2 } });
+});

@@ -29,7 +29,11 @@ import {
   isDistributionErrorCode,
 } from "../../distribution/errors.ts";
 import { uploadRange } from "../../distribution/range.ts";
-import { ManifestRejectedError, UploadOffsetError } from "../storage/store_errors.ts";
+import {
+  ManifestRejectedError,
+  TooManyUploadsError,
+  UploadOffsetError,
+} from "../storage/store_errors.ts";
 import { BodyTimeoutError, BodyTooLargeError } from "./body.ts";
 
 /** The header every `/v2/` response carries (distribution's, which clients check for). */
@@ -65,6 +69,11 @@ function carriedCode(e: unknown): DistributionErrorCode | undefined {
 export function errorForException(e: unknown, notFound: DistributionErrorCode): Response {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof ManifestRejectedError) return errorResponse(e.code, message, e.detail);
+  if (e instanceof TooManyUploadsError) {
+    return errorResponse("TOOMANYREQUESTS", message, { limit: e.limit }, {
+      headers: { "retry-after": "5" },
+    });
+  }
   if (e instanceof UploadOffsetError) {
     return errorResponse("BLOB_UPLOAD_INVALID", message, { size: e.size }, {
       status: 416,

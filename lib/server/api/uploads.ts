@@ -178,7 +178,7 @@ export async function handleUploadStart(
     const digest = q.get("digest");
     if (digest !== null && mount === null) return await monolithic(ctx, req, name, digest);
     await discardBody(req);
-    const state = await ctx.store.startUpload(name);
+    const state = await ctx.store.startUpload(name, { maxSessions: ctx.config.maxUploadSessions });
     return new Response(null, { status: 202, headers: sessionHeaders(ctx, state) });
   } catch (e) {
     return errorForException(e, "NAME_UNKNOWN");
@@ -221,7 +221,13 @@ async function monolithic(
     await discardBody(req);
     return errorResponse("SIZE_INVALID", "malformed Content-Length");
   }
-  const state = await ctx.store.startUpload(name);
+  let state: UploadState;
+  try {
+    state = await ctx.store.startUpload(name, { maxSessions: ctx.config.maxUploadSessions });
+  } catch (e) {
+    await discardBody(req);
+    throw e;
+  }
   try {
     const body = bodyOf(req);
     if (body) await append(ctx, req, state, body, length);

@@ -71,9 +71,9 @@ import type {
   RegistryStore,
   UploadState,
 } from "./registry_store_api.ts";
-import { ManifestRejectedError, UploadOffsetError } from "./store_errors.ts";
+import { ManifestRejectedError, TooManyUploadsError, UploadOffsetError } from "./store_errors.ts";
 
-export { ManifestRejectedError, UploadOffsetError } from "./store_errors.ts";
+export { ManifestRejectedError, TooManyUploadsError, UploadOffsetError } from "./store_errors.ts";
 
 /** Test and gc seams of the store. */
 export interface RegistryStoreHooks {
@@ -294,6 +294,8 @@ class DriverRegistryStore implements RegistryStoreInternals {
   readonly #repoMutex = new KeyedMutex();
   readonly #uploadMutex = new KeyedMutex();
   readonly #hashes = new Map<string, UploadHashes>();
+  /** Open upload sessions, counted from uploads/ on first need, then kept in step. */
+  #uploadCount: Promise<{ n: number }> | undefined;
   readonly #indexCache = new Map<string, { key: string; records: IndexRecord[] }>();
   readonly #manifestBytes: Lru<string, Uint8Array>;
   readonly #facts: Lru<string, ManifestFacts>;
@@ -714,12 +716,49 @@ class DriverRegistryStore implements RegistryStoreInternals {
     }
   }
 
-  async startUpload(repository: string): Promise<UploadState> {
+  /** The open-session counter (a directory count of uploads/ the first time). */
+  #uploads(): Promise<{ n: number }> {
+    this.#uploadCount ??= this.driver.list("uploads").then(
+      (entries) => ({ n: entries.filter((e) => e.kind === "directory").length }),
+      () => ({ n: 0 }),
+    );
+    return this.#uploadCount;
+  }
+
+  async openUploads(): Promise<number> {
+    return (await this.#uploads()).n;
+  }
+
+  /** One session fewer (it completed, was cancelled or expired). */
+  async #uploadGone(): Promise<void> {
+    const count = await this.#uploads();
+    count.n = Math.max(0, count.n - 1);
+  }
+
+  async startUpload(
+    repository: string,
+    options: { maxSessions?: number } = {},
+  ): Promise<UploadState> {
     checkName(repository);
+    const count = await this.#uploads();
+    // Checked and counted with no await in between, so concurrent starts cannot overshoot.
+    if (options.maxSessions !== undefined && count.n >= options.maxSessions) {
+      throw new TooManyUploadsError(options.maxSessions);
+    }
+    count.n++;
     const id = crypto.randomUUID();
     const info: UploadInfo = { repository, started: this.#now() };
-    await this.driver.writeBytes(`uploads/${id}/data`, new Uint8Array());
-    await this.driver.writeBytes(`uploads/${id}/info.json`, encoder.encode(JSON.stringify(info)));
+    try {
+      await this.driver.writeBytes(`uploads/${id}/data`, new Uint8Array());
+      await this.driver.writeBytes(
+        `uploads/${id}/info.json`,
+        encoder.encode(JSON.stringify(info)),
+      );
+    } catch (e) {
+      await this.driver.delete(`uploads/${id}`, { recursive: true }).catch(() => false);
+      count.n = Math.max(0, count.n - 1);
+      throw e;
+    }
     this.#hashes.set(id, {
       size: 0,
       sha256: createDigester("sha256"),
@@ -810,7 +849,9 @@ class DriverRegistryStore implements RegistryStoreInternals {
       }
       this.#hashes.delete(id);
       if (actual !== digest) {
-        await this.driver.delete(`uploads/${id}`, { recursive: true });
+        if (await this.driver.delete(`uploads/${id}`, { recursive: true })) {
+          await this.#uploadGone();
+        }
         throw new DigestMismatchError(`upload ${id}`, digest, actual ?? "(no data)");
       }
       await this.#ensureLayout(repository);
@@ -818,7 +859,9 @@ class DriverRegistryStore implements RegistryStoreInternals {
       await this.driver.touch(data, this.#now());
       await this.driver.move(data, blobPathOf(digest), { durable: true });
       await this.#link(repository, digest);
-      await this.driver.delete(`uploads/${id}`, { recursive: true });
+      if (await this.driver.delete(`uploads/${id}`, { recursive: true })) {
+        await this.#uploadGone();
+      }
       return { size: state.size };
     });
   }
@@ -827,7 +870,9 @@ class DriverRegistryStore implements RegistryStoreInternals {
     return await this.#uploadMutex.run(id, async () => {
       if (!(await this.#uploadInfo(repository, id))) return false;
       this.#hashes.delete(id);
-      return await this.driver.delete(`uploads/${id}`, { recursive: true });
+      const gone = await this.driver.delete(`uploads/${id}`, { recursive: true });
+      if (gone) await this.#uploadGone();
+      return gone;
     });
   }
 
@@ -841,7 +886,10 @@ class DriverRegistryStore implements RegistryStoreInternals {
       if (st === undefined || now - st.mtimeMs <= olderThanMs) continue;
       await this.#uploadMutex.run(e.name, async () => {
         this.#hashes.delete(e.name);
-        if (await this.driver.delete(`uploads/${e.name}`, { recursive: true })) removed++;
+        if (await this.driver.delete(`uploads/${e.name}`, { recursive: true })) {
+          removed++;
+          await this.#uploadGone();
+        }
       });
     }
     // Temp files of writes a killed process never finished (never at a final path; only space).

@@ -86,8 +86,14 @@ export interface RegistryStore extends FallbackStore {
   linkBlob(repository: string, digest: string): Promise<void>;
 
   // Uploads.
-  /** Starts an upload session. */
-  startUpload(repository: string): Promise<UploadState>;
+  /**
+   * Starts an upload session; TooManyUploadsError (store_errors.ts) when `maxSessions` are open
+   * already (sessions started, not yet completed, cancelled or expired; counted from the
+   * store's uploads area when it is first needed, so sessions left by an earlier run count).
+   */
+  startUpload(repository: string, options?: { maxSessions?: number }): Promise<UploadState>;
+  /** Upload sessions open now (see startUpload). */
+  openUploads(): Promise<number>;
   /** The session, or undefined when unknown (or expired, or of another repository). */
   uploadState(repository: string, id: string): Promise<UploadState | undefined>;
   /**

@@ -44,3 +44,14 @@ export class UploadOffsetError extends OciboxError {
     );
   }
 }
+
+/**
+ * As many upload sessions as the server allows are open (`uploads.maxSessions`): the protocol
+ * answers 429 TOOMANYREQUESTS with `Retry-After`, and the client retries once some finished
+ * or expired.
+ */
+export class TooManyUploadsError extends OciboxError {
+  constructor(readonly limit: number) {
+    super("TOOMANYREQUESTS", `${limit} upload sessions are open already; retry later`);
+  }
+}
