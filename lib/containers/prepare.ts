@@ -110,7 +110,7 @@ export async function prepareContainer(
     network: network.mode,
   };
   const check = async () => {
-    if (!(await hasImageId(store, image.imageId))) {
+    if (!(await hasImageId(store, image.imageId, image.manifestDigest))) {
       throw new NotFoundError(`image ${image.name} was removed while the container was made`);
     }
   };

@@ -326,9 +326,25 @@ export async function findImageUnlocked(
 
 /**
  * Whether the store holds an image with config digest `imageId` (under any name). Takes no
- * lock: call it under one (e.g. in reserveContainer's `check`).
+ * lock: call it under one (e.g. in reserveContainer's `check`). With `manifestDigest`, the
+ * digest of the index entry the image was found by, index.json alone answers when that entry
+ * is still there (its manifest names that config); otherwise every image is read.
+ *
+ * @example
+ * ```ts
+ * const img = await findImage(store, "busybox");
+ * await hasImageId(store, img.imageId, img.manifestDigest); // true
+ * ```
  */
-export async function hasImageId(store: string, imageId: string): Promise<boolean> {
+export async function hasImageId(
+  store: string,
+  imageId: string,
+  manifestDigest?: string,
+): Promise<boolean> {
+  if (manifestDigest !== undefined) {
+    const index = await readStoreIndex(store);
+    if (index.manifests.some((d) => d.digest === manifestDigest)) return true;
+  }
   return (await listUnlocked(store)).some((i) => i.imageId === imageId);
 }
 

@@ -17,6 +17,7 @@ import { openStoreSource, StoreDestination } from "../transport/store.ts";
 import { type ContainerRecord, writeContainer } from "./container_records.ts";
 import {
   findImage,
+  hasImageId,
   listImages,
   matchImage,
   pruneImages,
@@ -340,4 +341,19 @@ Deno.test("rmi of a name that looks like an id prefix takes only that name off",
     const [r] = await removeImages(store, ["abc"], { resolution: DOCKER });
     assert.deepEqual(r, { untagged: ["docker.io/library/abc:latest"], usedBy: [] });
     assert.deepEqual((await listImages(store))[0].names, [X]);
+  }));
+
+Deno.test("hasImageId: index.json answers for the entry found; else every image is read", () =>
+  withDirs(async (dir, store) => {
+    const [a, b] = await twoImages(dir);
+    await storeCopy(store, a.location, [X]);
+    await storeCopy(store, b.location, ["docker.io/library/b:latest"]);
+    const found = await findImage(store, "x", DOCKER);
+    assert.equal(await hasImageId(store, found.imageId, found.manifestDigest), true);
+    // A stale entry digest falls back to reading the images.
+    assert.equal(await hasImageId(store, found.imageId, `sha256:${"0".repeat(64)}`), true);
+    await removeImages(store, ["x"], { resolution: DOCKER });
+    assert.equal(await hasImageId(store, found.imageId, found.manifestDigest), false);
+    assert.equal(await hasImageId(store, found.imageId), false);
+    assert.equal(await hasImageId(store, b.configDigest), true);
   }));
