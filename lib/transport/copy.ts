@@ -55,6 +55,8 @@ export interface CopyOptions {
   platform?: Platform;
   /** Compress (or decompress) every layer to this, rewriting manifests. */
   compression?: Compression;
+  /** The level of layers this copy compresses (gzip 1-9, zstd 1-19); the codec's default else. */
+  compressionLevel?: number;
   /** Refuse any change that would alter a digest (format conversion, recompression). */
   preserveDigests?: boolean;
   /** Blob transfers running at once. */
@@ -159,16 +161,35 @@ class Copier {
     if (convert) {
       this.#refuseChange(`the manifest format (${m.mediaType} is not stored by ${this.dst.name})`);
     }
-    await this.#copyBlob(manifest.config, "config");
-    // Layers first, in the source's format: a zstd layer bound for a Docker manifest is
-    // decompressed here, and only then does the manifest change format.
+    // The config moves beside the layers, not before them: for a small image the round trips
+    // (HEAD, GET or upload of each blob) are most of the time, and they overlap this way.
+    let configFailedFirst: { error: unknown } | undefined;
+    const config = this.#copyBlob(manifest.config, "config").catch((error) => {
+      if (!this.#abort.signal.aborted) {
+        configFailedFirst = { error };
+        this.#abort.abort();
+      }
+      throw error;
+    });
+    config.catch(() => {}); // awaited below, after the layers settle
+    // Layers in the source's format: a zstd layer bound for a Docker manifest is decompressed
+    // here, and only then does the manifest change format.
     const format = manifest.mediaType === MEDIA_TYPE_DOCKER_MANIFEST ? "docker" : "oci";
-    const layers = await mapLimit(
-      manifest.layers,
-      this.options.jobs ?? 4,
-      this.#abort,
-      (layer) => this.#copyLayer(layer, format),
-    );
+    let layers: Descriptor[];
+    try {
+      layers = await mapLimit(
+        manifest.layers,
+        this.options.jobs ?? 4,
+        this.#abort,
+        (layer) => this.#copyLayer(layer, format),
+      );
+    } catch (e) {
+      // Nothing may still be writing when the caller cleans up; and when the config's failure
+      // is what stopped the layers, it is the one to report.
+      await config.catch(() => {});
+      throw configFailedFirst ? configFailedFirst.error : e;
+    }
+    await config;
     if (layers.some((l, i) => l !== manifest.layers[i])) {
       manifest = { ...manifest, layers };
       changed = true;
@@ -389,7 +410,9 @@ class Copier {
           .pipeThrough(verifyingStream(layer, `${this.src.name}: layer ${layer.digest}`)),
         layer.digest,
       );
-      const converted = ReadableStream.from(compress(decompressSniffed(raw), want));
+      const converted = ReadableStream.from(
+        compress(decompressSniffed(raw), want, this.options.compressionLevel),
+      );
       return await this.dst.putBlob(converted, { mediaType }, this.options);
     });
     this.reporter.blobDone(layer.digest);

@@ -113,6 +113,10 @@ export class RegistryDestination implements ImageDestination {
     readonly client: RepositoryClient,
   ) {}
 
+  prepare(signal?: AbortSignal): void {
+    this.client.session.ping(signal).catch(() => {});
+  }
+
   async hasBlob(info: BlobInfo, options: IoOptions = {}): Promise<boolean> {
     return (await this.client.statBlob(info.digest, options.signal)) !== undefined;
   }

@@ -90,6 +90,11 @@ export interface ImageDestination {
    * call without it names the top-level image that {@linkcode commit} publishes.
    */
   putManifest(manifest: RawManifest, instance?: boolean, options?: IoOptions): Promise<void>;
+  /**
+   * Starts, in the background, what the first write will need (a registry's ping), so it
+   * overlaps reading the source; failures surface at that write.
+   */
+  prepare?(signal?: AbortSignal): void;
   /** Publishes the image (tags it, finishes the archive). */
   commit(options?: IoOptions): Promise<void>;
   /** Releases resources; discards everything if {@linkcode commit} was not reached. */
