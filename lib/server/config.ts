@@ -13,7 +13,8 @@
  *   "log": { "format": "text" },
  *   "gc": { "interval": "1h", "deleteUntagged": false },
  *   "uploads": { "expiry": "24h", "chunkMinLength": 0, "maxSessions": 1000 },
- *   "limits": { "manifestBytes": 4194304, "bodyIdleTimeout": "60s", "maxRequests": 1024 },
+ *   "limits": { "manifestBytes": 4194304, "bodyIdleTimeout": "60s", "bodyMinRate": 1024,
+ *               "maxRequests": 1024 },
  *   "auth": { "htpasswd": "FILE", "anonymousRead": true },
  *   "proxy": [{ "name": "docker.io", "upstream": "https://registry-1.docker.io" }]
  * }
@@ -79,6 +80,11 @@ export interface ServerConfig {
   maxManifestBytes: number;
   /** A request body that sends nothing for this long (ms) is abandoned. */
   bodyIdleTimeoutMs: number;
+  /**
+   * A request body slower than this (bytes per second, over each `bodyIdleTimeoutMs` of
+   * waiting for it) is abandoned with 408; 0 = no minimum.
+   */
+  bodyMinRate: number;
   /** Requests in flight at once; more get 429 TOOMANYREQUESTS. */
   maxRequests: number;
   /** Auth settings, when any (lib/server/auth). */
@@ -129,6 +135,7 @@ export function defaultConfig(root: string = defaultRoot()): ServerConfig {
     maxUploadSessions: 1000,
     maxManifestBytes: DEFAULT_MAX_MANIFEST_BYTES,
     bodyIdleTimeoutMs: 60_000,
+    bodyMinRate: 1024,
     maxRequests: 1024,
   };
 }
@@ -245,6 +252,7 @@ export function serverConfigFromJson(json: unknown, root?: string): ServerConfig
   const limits = section(obj, "limits");
   c.maxManifestBytes = num(limits, "manifestBytes", "limits.") ?? c.maxManifestBytes;
   c.bodyIdleTimeoutMs = duration(limits, "bodyIdleTimeout", "limits.") ?? c.bodyIdleTimeoutMs;
+  c.bodyMinRate = num(limits, "bodyMinRate", "limits.") ?? c.bodyMinRate;
   c.maxRequests = num(limits, "maxRequests", "limits.") ?? c.maxRequests;
   if (obj.auth !== undefined) c.auth = section(obj, "auth") as AuthSettings;
   if (obj.proxy !== undefined) {

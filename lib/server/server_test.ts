@@ -187,3 +187,117 @@ Deno.test("shutdown lets a request in flight finish", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Reads what the server sends on `conn` until it closes or `ms` pass. */
+async function readFor(conn: Deno.Conn, ms: number): Promise<{ text: string; closed: boolean }> {
+  const chunks: string[] = [];
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return { text: chunks.join(""), closed: false };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf).catch(() => null),
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
+    ]);
+    clearTimeout(timer);
+    if (n === "timeout") return { text: chunks.join(""), closed: false };
+    if (n === null) return { text: chunks.join(""), closed: true };
+    chunks.push(dec.decode(buf.subarray(0, n), { stream: true }));
+  }
+}
+
+Deno.test("slow clients: headers trickling in and a body at a few bytes a second do not hold up others; the slow body is dropped", async () => {
+  await withServer(async ({ port, url, root }) => {
+    // Header slowloris: Deno.serve has no header read timeout, but each connection is its
+    // own task, so held connections cost a socket each and block nobody.
+    const slowHeads = await Promise.all(
+      Array.from({ length: 20 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+    );
+    for (const c of slowHeads) await c.write(enc.encode("GET /v2/ HTTP/1.1\r\nHost: x\r\nX-A: "));
+    const start = await fetch(`${url}/v2/slow/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    await start.body?.cancel();
+    const slowBody = await Deno.connect({ hostname: "127.0.0.1", port });
+    await slowBody.write(enc.encode(
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`,
+    ));
+    const trickle = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (!await slowBody.write(enc.encode("ab")).then(() => true, () => false)) return;
+      }
+    })();
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${url}/v2/`);
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+      for (const c of slowHeads) await c.write(enc.encode("a")).catch(() => {});
+    }
+    // 20 bytes a second is under the minimum rate: dropped within a window or two.
+    const answer = await readFor(slowBody, 4000);
+    assert.match(answer.text, /^HTTP\/1\.1 408/, answer.text);
+    await trickle;
+    slowBody.close();
+    for (const c of slowHeads) c.close();
+    // What came stays in the session (resumable); no blob.
+    const status = await fetch(`${url}${location}`);
+    assert.equal(status.status, 204);
+    await status.body?.cancel();
+    assert.deepEqual([...Deno.readDirSync(`${root}/blobs`)], []);
+  }, { bodyIdleTimeoutMs: 1000, bodyMinRate: 1024 });
+});
+
+Deno.test("a PATCH whose body stops short of its Content-Length gets 408; the bytes sent stay in the session", async () => {
+  await withServer(async ({ port, url }) => {
+    const start = await fetch(`${url}/v2/short/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    await start.body?.cancel();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(enc.encode(
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789`,
+    ));
+    const answer = await readFor(conn, 3000);
+    conn.close();
+    assert.match(answer.text, /^HTTP\/1\.1 408/, answer.text);
+    const status = await fetch(`${url}${location}`);
+    assert.equal(status.headers.get("range"), "0-9");
+    await status.body?.cancel();
+  });
+});
+
+Deno.test("a chunked manifest PUT over the limit gets 413 before the client has sent it all", async () => {
+  await withServer(async ({ port, root }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(enc.encode(
+      "PUT /v2/big/manifests/v1 HTTP/1.1\r\nHost: x\r\n" +
+        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n" +
+        "Transfer-Encoding: chunked\r\n\r\n",
+    ));
+    // The first bytes of the answer end the sending.
+    let firstBytes = "";
+    const reply = (async () => {
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf).catch(() => null);
+      if (n !== null) firstBytes = new TextDecoder().decode(buf.subarray(0, n));
+    })();
+    const chunk = enc.encode(`10000\r\n${"x".repeat(0x10000)}\r\n`);
+    let sent = 0;
+    let answered = false;
+    reply.then(() => answered = true);
+    // Up to 256 MiB; the server must answer long before.
+    while (!answered && sent < 256 << 20) {
+      const ok = await conn.write(chunk).then(() => true, () => false);
+      if (!ok) break;
+      sent += 0x10000;
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await reply;
+    conn.close();
+    assert.match(firstBytes, /^HTTP\/1\.1 413/, firstBytes);
+    assert.ok(sent < 64 << 20, `sent ${sent} bytes before the 413`);
+    assert.deepEqual([...Deno.readDirSync(`${root}/repositories`)], []);
+  }, { maxManifestBytes: 1 << 20 });
+});

@@ -14,10 +14,10 @@
 
 import { OciboxError, SizeMismatchError } from "../../errors.ts";
 
-/** A request body sent nothing for longer than the idle timeout. */
+/** A request body sent nothing for longer than the idle timeout, or came too slowly. */
 export class BodyTimeoutError extends OciboxError {
-  constructor(readonly idleMs: number) {
-    super("BODY_TIMEOUT", `request body: nothing received for ${idleMs} ms`);
+  constructor(readonly idleMs: number, message?: string) {
+    super("BODY_TIMEOUT", message ?? `request body: nothing received for ${idleMs} ms`);
   }
 }
 
@@ -34,6 +34,12 @@ export interface GuardOptions {
   idleMs: number;
   /** The exact length the body must have (SizeMismatchError otherwise). */
   length?: number;
+  /**
+   * Fail with BodyTimeoutError when, over any `idleMs` of waiting for the client, fewer than
+   * this many bytes per second came (a body trickling in to hold the request open). Only the
+   * time spent waiting for the client counts, not the consumer's. 0 or absent = no minimum.
+   */
+  minBytesPerSecond?: number;
   /** Fails the stream when it fires (the client went away, the server stops). */
   signal?: AbortSignal;
   /** What the body is, for messages. */
@@ -57,6 +63,10 @@ export function guardedBody(
   const reader = body.getReader();
   const what = options.what ?? "request body";
   let seen = 0;
+  const minRate = options.minBytesPerSecond ?? 0;
+  // The current rate window: time spent waiting for the client, and the bytes it brought.
+  let windowWaitMs = 0;
+  let windowBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const clear = () => {
@@ -84,10 +94,32 @@ export function guardedBody(
           onAbort = () => fail(options.signal!.reason);
           options.signal.addEventListener("abort", onAbort, { once: true });
         }
+        const asked = performance.now();
         reader.read().then(({ done, value }) => {
           if (settled) return;
           settled = true;
           clear();
+          if (minRate > 0 && options.idleMs > 0 && !done) {
+            windowWaitMs += performance.now() - asked;
+            windowBytes += value.length;
+            if (windowWaitMs >= options.idleMs) {
+              const rate = windowBytes / (windowWaitMs / 1000);
+              if (rate < minRate) {
+                reader.cancel().catch(() => {});
+                reject(
+                  new BodyTimeoutError(
+                    options.idleMs,
+                    `${what}: ${Math.round(rate)} bytes/s over ${
+                      Math.round(windowWaitMs)
+                    } ms, under the minimum of ${minRate}`,
+                  ),
+                );
+                return;
+              }
+              windowWaitMs = 0;
+              windowBytes = 0;
+            }
+          }
           if (done) {
             if (options.length !== undefined && seen !== options.length) {
               reject(new SizeMismatchError(what, options.length, seen));

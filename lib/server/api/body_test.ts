@@ -63,3 +63,33 @@ Deno.test("readCapped reads whole bodies up to the limit", async () => {
   assert.ok(Number.isNaN(contentLength(new Headers({ "content-length": "5x" }))!));
   assert.equal(contentLength(new Headers()), undefined);
 });
+
+Deno.test("guardedBody drops a body under the minimum rate, counting only time spent waiting for it", async () => {
+  const trickle = (gapMs: number, n: number) =>
+    new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (n-- === 0) return c.close();
+        await new Promise((r) => setTimeout(r, gapMs));
+        c.enqueue(bytes("ab"));
+      },
+    });
+  await assert.rejects(
+    () =>
+      new Response(guardedBody(trickle(20, 100), { idleMs: 200, minBytesPerSecond: 1000 }))
+        .text(),
+    (e) => e instanceof BodyTimeoutError && /under the minimum of 1000/.test(e.message),
+  );
+  // A slow consumer does not make a fast body look slow.
+  const reader = guardedBody(streamOf(...Array(20).fill("abcd")), {
+    idleMs: 50,
+    minBytesPerSecond: 1000,
+  }).getReader();
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    got += value.length;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(got, 80);
+});

@@ -157,6 +157,7 @@ async function putManifest(
   const body = req.request.body
     ? guardedBody(req.request.body, {
       idleMs: ctx.config.bodyIdleTimeoutMs,
+      minBytesPerSecond: ctx.config.bodyMinRate,
       signal: req.signal,
       what: "manifest",
       length: Number.isNaN(declaredLength) ? undefined : declaredLength,

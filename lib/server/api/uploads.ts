@@ -136,6 +136,7 @@ async function append(
 ): Promise<UploadState> {
   const guarded = guardedBody(body, {
     idleMs: ctx.config.bodyIdleTimeoutMs,
+    minBytesPerSecond: ctx.config.bodyMinRate,
     length,
     signal: req.signal,
     what: "upload chunk",
