@@ -176,18 +176,21 @@ function detailCells(r: RunImageResult): string[][] {
     .map(([n, s]) => [n, f1(median(s)), f1(Math.min(...s)), f1(Math.max(...s)), String(s.length)]);
 }
 
-function textTable(header: string[], rows: string[][]): string {
+/** Columns of text (left-aligned) in the goal table; the detail table has only the first. */
+const GOAL_TEXT = [0, 2];
+
+function textTable(header: string[], rows: string[][], text = [0]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+    r.map((c, i) => (text.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-function mdTable(header: string[], rows: string[][]): string {
+function mdTable(header: string[], rows: string[][], text = [0]): string {
   return [
     `| ${header.join(" | ")} |`,
-    `|${header.map((_, i) => (i === 0 || i === 2 ? "---" : "---:")).join("|")}|`,
+    `|${header.map((_, i) => (text.includes(i) ? "---" : "---:")).join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }
@@ -218,6 +221,25 @@ function footnotes(r: RunImageResult, ctx: RunImageContext): string[] {
       f1(r.treeRssMb.first)
     } MB.`,
   ];
+  const fastest = (n: SampleName) => Math.min(...(r.samples[n] ?? []));
+  const minRatios = goalRows(r).filter((row) => row.goal !== null).map((row) => {
+    const own = row.label.startsWith("first") ? "ocibox first" : "ocibox warm";
+    const peer: SampleName = row.peer === "podman run"
+      ? "podman warm"
+      : row.peer === "runc run (bundle)"
+      ? "runc"
+      : row.peer === "skopeo+umoci+runc"
+      ? "chain first"
+      : "podman first";
+    return `${row.peer} ${f2(fastest(own) / fastest(peer))}`;
+  });
+  if (minRatios.length) {
+    lines.push(
+      `The same ratios from each tool's fastest run (less moved by other load): ${
+        minRatios.join(", ")
+      }.`,
+    );
+  }
   const deno = median(r.samples["deno"] ?? []);
   const warm = median(r.samples["ocibox warm"] ?? []);
   const bundle = median(r.samples["ocibox bundle"] ?? []);
@@ -235,7 +257,7 @@ function footnotes(r: RunImageResult, ctx: RunImageContext): string[] {
 /** The report as terminal text. */
 export function renderRunImageText(r: RunImageResult, ctx: RunImageContext): string {
   return [
-    textTable(HEADER, goalCells(r)),
+    textTable(HEADER, goalCells(r), GOAL_TEXT),
     "",
     textTable(DETAIL_HEADER, detailCells(r)),
     "",
@@ -248,7 +270,7 @@ export function renderRunImageMarkdown(r: RunImageResult, ctx: RunImageContext):
   return [
     `## run IMAGE benchmark (${ctx.date})`,
     "",
-    mdTable(HEADER, goalCells(r)),
+    mdTable(HEADER, goalCells(r), GOAL_TEXT),
     "",
     mdTable(DETAIL_HEADER, detailCells(r)),
     "",
