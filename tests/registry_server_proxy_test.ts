@@ -182,6 +182,25 @@ peerTest(
         assert.equal(await pull(`${host}/up/team/local:v1`, `${dir}/p5`), v3.manifestDigest);
       });
 
+      // An image built on an upstream image that was never pulled through: skopeo asks for
+      // the base layers under the proxied name, hears they exist (upstream), and skips them.
+      const base = await makeImage(`${dir}/src`, "base", "base", 2);
+      const derived = await makeImage(`${dir}/src`, "derived", "base", 3);
+      await t.step("a push under the proxied NAME on top of upstream-only layers", async () => {
+        await push(base, `${up}/team/base:v1`);
+        assert.deepEqual(derived.layerDigests.slice(0, 2), base.layerDigests);
+        for (const d of base.layerDigests) {
+          await assert.rejects(() => Deno.stat(`${root}/blobs/sha256/${d.slice(7)}`));
+        }
+        await push(derived, `${host}/up/team/base:mine`);
+        // The manifest PUT fetched the base layers from upstream: they are in the store now.
+        for (const d of base.layerDigests) await Deno.stat(`${root}/blobs/sha256/${d.slice(7)}`);
+        assert.equal(
+          await pull(`${host}/up/team/base:mine`, `${dir}/p-derived`),
+          derived.manifestDigest,
+        );
+      });
+
       await t.step("wrong bytes upstream: the client fails and nothing is stored", async () => {
         const bad = await makeImage(`${dir}/src`, "bad", "bad", 1, 400_000);
         await push(bad, `${up}/team/bad:v1`);
@@ -225,6 +244,10 @@ peerTest(
           v1.manifestDigest,
         );
         assert.equal(await pull(`${host}/up/team/local:v1`, `${dir}/p9`), v3.manifestDigest);
+        assert.equal(
+          await pull(`${host}/up/team/base:mine`, `${dir}/p10`),
+          derived.manifestDigest,
+        );
         // What was never pulled cannot be served: the client gets an error, not a hang.
         const r = await skopeo([
           "inspect",

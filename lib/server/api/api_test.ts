@@ -765,3 +765,69 @@ Deno.test("uploads.maxSessions: past it, session starts and monolithic uploads g
     assert.equal(await again.openUploads(), 2);
   }, { config: { maxUploadSessions: 2 } });
 });
+
+Deno.test("a push under a proxied name whose blobs only the upstream has: the manifest PUT fetches them", async () => {
+  const upstreamBlobs = new Map<string, Uint8Array>();
+  const base = enc.encode("base layer, upstream only");
+  upstreamBlobs.set(digestOf(base), base);
+  let store: RegistryStoreInternals | undefined;
+  const fetched: string[] = [];
+  const fallback = {
+    handles: (repository: string) => repository.startsWith("up/"),
+    manifest: () => Promise.resolve(undefined),
+    blob: async ({ digest, method }: { digest: string; method: "GET" | "HEAD" }) => {
+      const bytes = upstreamBlobs.get(digest);
+      if (!bytes) return undefined;
+      if (method === "HEAD") return { digest, size: bytes.length };
+      fetched.push(digest);
+      await store!.putBlob(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(), { digest });
+      return {
+        digest,
+        size: bytes.length,
+        body: new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(),
+      };
+    },
+  };
+  await withApi(async (api) => {
+    store = api.store;
+    const { call, push } = api;
+    const baseDigest = digestOf(base);
+    // What skopeo sees: the base layer "exists", so it uploads only its own blobs.
+    assert.equal((await call("HEAD", `/v2/up/app/blobs/${baseDigest}`)).status, 200);
+    const config = { ...await push("up/app", '{"mine":1}'), mediaType: OCI_CONFIG };
+    const own = { ...await push("up/app", "my layer"), mediaType: LAYER };
+    const baseDesc = { mediaType: LAYER, digest: baseDigest, size: base.length };
+    const manifest = enc.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config,
+      layers: [baseDesc, own],
+    }));
+    const r = await call("PUT", "/v2/up/app/manifests/mine", {
+      body: manifest,
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    assert.equal(r.status, 201, await r.text());
+    assert.deepEqual(fetched, [baseDigest]);
+    assert.equal(await api.store.repositoryHasBlob("up/app", baseDigest), true);
+    // A blob nobody has is still MANIFEST_BLOB_UNKNOWN.
+    const ghost = { mediaType: LAYER, digest: digestOf(enc.encode("ghost")), size: 5 };
+    const bad = await call("PUT", "/v2/up/app/manifests/ghost", {
+      body: enc.encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config,
+        layers: [ghost],
+      })),
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    await expectError(bad, 400, "MANIFEST_BLOB_UNKNOWN");
+    // Outside the proxied names nothing is fetched.
+    const other = await call("PUT", "/v2/mine/app/manifests/v1", {
+      body: manifest,
+      headers: { "content-type": OCI_MANIFEST },
+    });
+    await expectError(other, 400, "MANIFEST_BLOB_UNKNOWN");
+    assert.equal(fetched.length, 1);
+  }, { hooks: { fallback } });
+});

@@ -23,6 +23,8 @@ import type { ServedManifest } from "../hooks.ts";
 import { BodyTooLargeError, contentLength, guardedBody, readCapped } from "./body.ts";
 import { type ApiContext, type ApiRequest, repoPath } from "./context.ts";
 import { emptyResponse, errorForException, fallbackErrorResponse } from "./respond.ts";
+import { ManifestRejectedError } from "../storage/store_errors.ts";
+import type { PutManifestResult } from "../storage/registry_store_api.ts";
 
 /** More `?tag=` parameters than this on one PUT get 414 (spec.md asks for at least 10). */
 export const MAX_TAGS_PER_PUT = 100;
@@ -180,7 +182,7 @@ async function putManifest(
       { contentType: mediaType, mediaType: declared },
     );
   }
-  const result = await ctx.store.putManifest(name, reference, bytes, mediaType);
+  const result = await putWithFallback(ctx, req, name, reference, bytes, mediaType);
   for (const tag of extraTags) await ctx.store.putManifest(name, tag, bytes, mediaType);
   const headers = new Headers({
     location: repoPath(name, "manifests", result.digest),
@@ -189,4 +191,87 @@ async function putManifest(
   if (result.subject) headers.set("oci-subject", result.subject);
   if (extraTags.length > 0) headers.set("oci-tag", [...new Set(extraTags)].join(", "));
   return emptyResponse(201, headers);
+}
+
+/** Blobs fetched through the fallback at once for one manifest PUT. */
+const FALLBACK_FETCHES = 4;
+
+/** The digests of an index's child manifests (fetched as manifests, not blobs). */
+function childManifests(bytes: Uint8Array): Set<string> {
+  try {
+    const doc = JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown };
+    if (!Array.isArray(doc.manifests)) return new Set();
+    return new Set(
+      doc.manifests.flatMap((m) =>
+        typeof m === "object" && m !== null && typeof m.digest === "string" ? [m.digest] : []
+      ),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Stores a pushed manifest. In a repository the pull-through cache handles, referenced blobs
+ * the store lacks are fetched from the upstream first: a pusher's blob HEAD there is answered
+ * from the upstream (so that images built on upstream images need not upload their base
+ * layers), and the client, told the blob exists, does not upload it. The push then succeeds
+ * with every blob in the store, as after a pull; a blob the upstream cannot give leaves the
+ * manifest rejected with MANIFEST_BLOB_UNKNOWN as before.
+ */
+async function putWithFallback(
+  ctx: ApiContext,
+  req: ApiRequest,
+  name: string,
+  reference: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<PutManifestResult> {
+  try {
+    return await ctx.store.putManifest(name, reference, bytes, mediaType);
+  } catch (e) {
+    const fallback = ctx.hooks.fallback;
+    if (
+      !(e instanceof ManifestRejectedError) || e.code !== "MANIFEST_BLOB_UNKNOWN" ||
+      !fallback?.handles(name)
+    ) throw e;
+    const missing = (e.detail as { digests?: unknown } | undefined)?.digests;
+    if (!Array.isArray(missing) || missing.length === 0) throw e;
+    const children = childManifests(bytes);
+    const queue = missing.filter((d): d is string => typeof d === "string");
+    const fetchOne = async (digest: string) => {
+      if (children.has(digest)) {
+        await fallback.manifest({
+          repository: name,
+          reference: digest,
+          method: "GET",
+          accept: [],
+          signal: req.signal,
+        });
+        return;
+      }
+      if ((await ctx.store.statBlob(digest)) === undefined) {
+        const served = await fallback.blob({
+          repository: name,
+          digest,
+          method: "GET",
+          signal: req.signal,
+        });
+        if (!served?.body) return;
+        // The cache stores while it serves and sends the last bytes once stored: drain it.
+        for await (const _ of served.body) { /* discard */ }
+      }
+      await ctx.store.linkBlob(name, digest);
+    };
+    const workers = Array.from(
+      { length: Math.min(FALLBACK_FETCHES, queue.length) },
+      async () => {
+        for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+          await fetchOne(d).catch(() => {});
+        }
+      },
+    );
+    await Promise.all(workers);
+    return await ctx.store.putManifest(name, reference, bytes, mediaType);
+  }
 }
