@@ -156,9 +156,15 @@ export function getWinsize(fd: number): { rows: number; cols: number } | undefin
   return { rows: ws[0], cols: ws[1] };
 }
 
+/** struct termios: c_iflag, c_oflag, c_cflag, c_lflag (tcflag_t each), so c_lflag is at 12. */
+const C_LFLAG_OFFSET = 12;
+const ISIG = 0x1;
+
 /**
  * Switches a terminal to raw mode (cfmakeraw, applied with TCSANOW) and returns the previous
- * termios for {@linkcode restoreTermios}.
+ * termios for {@linkcode restoreTermios}. With `keepSignals`, ^C, ^\ and ^Z still raise their
+ * signals (ISIG stays on): for a terminal that shows a container's output but whose input is
+ * not relayed to it.
  *
  * @example
  * ```ts
@@ -171,12 +177,16 @@ export function getWinsize(fd: number): { rows: number; cols: number } | undefin
  * }
  * ```
  */
-export function makeRaw(fd: number): Uint8Array {
+export function makeRaw(fd: number, options: { keepSignals?: boolean } = {}): Uint8Array {
   const s = sym();
   const saved = new Uint8Array(TERMIOS_SIZE);
   check(s.tcgetattr(fd, saved), "tcgetattr");
   const raw = saved.slice();
   s.cfmakeraw(raw);
+  if (options.keepSignals) {
+    const view = new DataView(raw.buffer);
+    view.setUint32(C_LFLAG_OFFSET, view.getUint32(C_LFLAG_OFFSET, true) | ISIG, true);
+  }
   check(s.tcsetattr(fd, TCSANOW, raw), "tcsetattr");
   return saved;
 }

@@ -103,6 +103,21 @@ Deno.test("makeRaw turns off output processing; restoreTermios brings it back", 
   }
 });
 
+Deno.test("makeRaw keepSignals: raw but for ISIG", () => {
+  const { master, slave } = openPty();
+  try {
+    const saved = makeRaw(slave, { keepSignals: true });
+    const now = makeRaw(slave); // returns the keepSignals termios
+    const lflag = (t: Uint8Array) => new DataView(t.buffer).getUint32(12, true);
+    assert.equal(lflag(now) & 0x1, 0x1, "ISIG kept");
+    assert.equal(lflag(now) & 0x2, 0, "ICANON off");
+    restoreTermios(slave, saved);
+  } finally {
+    closeFd(slave);
+    closeFd(master);
+  }
+});
+
 Deno.test("pollFd: timeout, readiness, and EOF (EIO) once the slave closes", async () => {
   const { master, slave } = openPty();
   const buf = new Uint8Array(64);

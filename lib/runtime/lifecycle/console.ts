@@ -43,7 +43,8 @@ const TICK_MS = 100;
  * Copies bytes both ways between the pty `master` and the caller's `stdin`/`stdout` until
  * every fd of the container's side (the slave) is closed, which the master reports as EOF/EIO,
  * or `signal` aborts. When `stdin` is a terminal it is put in raw mode for the duration (so
- * keystrokes such as ^C reach the container untouched) and restored afterwards; the window
+ * keystrokes such as ^C reach the container untouched) and restored afterwards (when
+ * `stdin` is no terminal, a terminal `stdout` is made raw but for its signal keys); the window
  * size of the caller's terminal is copied to the pty at the start and on every SIGWINCH. End
  * of `stdin` just stops forwarding input. `master` stays open; closing it is the caller's job.
  *
@@ -59,7 +60,12 @@ const TICK_MS = 100;
 export async function relayPty(master: number, opts: RelayOptions): Promise<void> {
   const { stdin, stdout, signal } = opts;
   const stdinTty = stdin >= 0 && isatty(stdin);
-  const saved = stdinTty ? makeRaw(stdin) : undefined;
+  // Without input from a terminal, the terminal showing the output is made raw too, as podman
+  // does for -t without -i: the pty already turned \n into \r\n (a cooked terminal would add a
+  // second \r) and nothing typed is echoed; ^C still signals ocibox, which forwards it.
+  const outputTty = !stdinTty && isatty(stdout);
+  const rawFd = stdinTty ? stdin : outputTty ? stdout : -1;
+  const saved = rawFd >= 0 ? makeRaw(rawFd, { keepSignals: outputTty }) : undefined;
   let onResize: (() => void) | undefined;
   try {
     const sizeFrom = stdinTty ? stdin : isatty(stdout) ? stdout : undefined;
@@ -79,7 +85,7 @@ export async function relayPty(master: number, opts: RelayOptions): Promise<void
     for (const r of results) if (r.status === "rejected") throw r.reason;
   } finally {
     if (onResize) Deno.removeSignalListener("SIGWINCH", onResize);
-    if (saved) restoreTermios(stdin, saved);
+    if (saved) restoreTermios(rawFd, saved);
   }
 }
 

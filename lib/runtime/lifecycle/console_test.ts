@@ -102,6 +102,24 @@ Deno.test("relayPty on a terminal: raw mode, window size, SIGWINCH, termios rest
   }
 });
 
+Deno.test("relayPty without input: the output terminal is raw but for ^C, then restored", async () => {
+  const container = openPty();
+  const caller = openPty(); // the user's terminal, only shown the output (run -t without -i)
+  const original = makeRaw(caller.slave);
+  restoreTermios(caller.slave, original);
+  try {
+    const relay = relayPty(container.master, { stdin: -1, stdout: caller.slave });
+    // The container's pty turns \n into \r\n; the caller's terminal must not add another \r.
+    writeFd(container.slave, enc.encode("a\n"));
+    closeFd(container.slave);
+    await relay;
+    assert.equal(readBytes(caller.master, 3), "a\r\n");
+    assert.deepEqual(makeRaw(caller.slave).subarray(0, 60), original.subarray(0, 60));
+  } finally {
+    for (const fd of [container.master, caller.slave, caller.master]) closeFd(fd);
+  }
+});
+
 Deno.test("relayPty stops on abort while the slave is still open, draining output", async () => {
   const { master, slave } = openPty();
   makeRaw(slave);
