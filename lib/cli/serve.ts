@@ -33,6 +33,8 @@ Flags:
   --config FILE            JSON config file (see README); flags override it
   --gc-interval D          run garbage collection this often while serving (e.g. 1h; 0 = never)
   --gc-delete-untagged     garbage collection also removes untagged manifests
+  --gc-min-age D           garbage collection keeps unreferenced blobs younger than this: the
+                           time a push has between its last upload and its manifest (default 1h)
   --upload-expiry D        remove upload sessions untouched this long (default 24h)
 ${PLUGIN_FLAG_HELP}
 Example:
@@ -48,6 +50,7 @@ const FLAGS = {
   config: { type: "string" },
   "gc-interval": { type: "string" },
   "gc-delete-untagged": { type: "boolean" },
+  "gc-min-age": { type: "string" },
   "upload-expiry": { type: "string" },
   ...PLUGIN_FLAGS,
 } as const;
@@ -90,6 +93,8 @@ export async function configFromFlags(
   const gc = lastString(values["gc-interval"]);
   if (gc !== undefined) config.gcIntervalMs = parseDuration(gc);
   if (values["gc-delete-untagged"] === true) config.gcDeleteUntagged = true;
+  const minAge = lastString(values["gc-min-age"]);
+  if (minAge !== undefined) config.gcMinAgeMs = parseDuration(minAge);
   const expiry = lastString(values["upload-expiry"]);
   if (expiry !== undefined) config.uploadExpiryMs = parseDuration(expiry);
   await applyPluginFlags(values, config);
@@ -112,7 +117,10 @@ export async function run(args: string[]): Promise<number> {
     hooks,
     collectGarbage: async () => {
       const { collectGarbage } = await import("../server/storage/gc.ts");
-      const r = await collectGarbage(store, { deleteUntagged: config.gcDeleteUntagged });
+      const r = await collectGarbage(store, {
+        deleteUntagged: config.gcDeleteUntagged,
+        minAgeMs: config.gcMinAgeMs,
+      });
       console.error(
         `ocibox serve: gc removed ${r.removedBlobs.length} blobs (${r.removedBytes} bytes), ` +
           `${r.removedManifests.length} manifests in ${Math.round(r.durationMs)} ms`,

@@ -11,7 +11,7 @@
  *   "tls": { "cert": "server.crt", "key": "server.key" },
  *   "readOnly": false,
  *   "log": { "format": "text" },
- *   "gc": { "interval": "1h", "deleteUntagged": false },
+ *   "gc": { "interval": "1h", "deleteUntagged": false, "minAge": "1h" },
  *   "uploads": { "expiry": "24h", "chunkMinLength": 0, "maxSessions": 1000 },
  *   "limits": { "manifestBytes": 4194304, "bodyIdleTimeout": "60s", "bodyMinRate": 1024,
  *               "maxRequests": 1024 },
@@ -70,6 +70,11 @@ export interface ServerConfig {
   gcIntervalMs: number;
   /** Garbage collection also removes untagged manifests (see gc.ts). */
   gcDeleteUntagged: boolean;
+  /**
+   * Unreferenced blobs younger than this (ms) are kept by garbage collection: the time a
+   * client has between its last blob upload and the manifest PUT that references it (gc.ts).
+   */
+  gcMinAgeMs: number;
   /** Upload sessions untouched this long (ms) are removed. */
   uploadExpiryMs: number;
   /** Sent as `OCI-Chunk-Min-Length` when above 0. */
@@ -130,6 +135,7 @@ export function defaultConfig(root: string = defaultRoot()): ServerConfig {
     logFormat: "text",
     gcIntervalMs: 0,
     gcDeleteUntagged: false,
+    gcMinAgeMs: 3600_000, // gc.ts' DEFAULT_GC_MIN_AGE_MS (not imported: it loads the store)
     uploadExpiryMs: 24 * 3600_000,
     chunkMinLength: 0,
     maxUploadSessions: 1000,
@@ -245,6 +251,7 @@ export function serverConfigFromJson(json: unknown, root?: string): ServerConfig
   const gc = section(obj, "gc");
   c.gcIntervalMs = duration(gc, "interval", "gc.") ?? c.gcIntervalMs;
   c.gcDeleteUntagged = bool(gc, "deleteUntagged", "gc.") ?? c.gcDeleteUntagged;
+  c.gcMinAgeMs = duration(gc, "minAge", "gc.") ?? c.gcMinAgeMs;
   const uploads = section(obj, "uploads");
   c.uploadExpiryMs = duration(uploads, "expiry", "uploads.") ?? c.uploadExpiryMs;
   c.chunkMinLength = num(uploads, "chunkMinLength", "uploads.") ?? c.chunkMinLength;
