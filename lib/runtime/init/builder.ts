@@ -63,8 +63,6 @@ export class InitBuilder {
   #marks = 0;
   /** The buffer the runtime writes the program's path into (at the "program" pause). */
   programPath: Buf | undefined;
-  /** Whether the container's /dev/null is open at `source` (masks bind it). */
-  devNullOpen = false;
 
   constructor(readonly initFds?: InitFds) {}
 

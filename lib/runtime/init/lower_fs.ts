@@ -231,7 +231,12 @@ function writeFile(b: InitBuilder, dirfd: number, path: string, text: string, la
   b.write(slot(SLOT.tmp), text, label);
   b.step({ nr: SYS.close, args: [slot(SLOT.tmp)], label });
 }
-/** /dev/null over a file, an empty read-only tmpfs over a directory; symlinks are not followed. */
+/**
+ * /dev/null over a file, an empty read-only tmpfs over a directory; symlinks are not followed.
+ * /dev/null is opened on the file branch of each mask: an open shared by all masks would be
+ * skipped at run time whenever the first masked path is missing (/proc/kcore, /proc/acpi on
+ * some machines), leaving later masks to bind a descriptor that was never opened (EINVAL).
+ */
 function mask(b: InitBuilder, path: string): void {
   const label = `mask ${path}`;
   const done = b.mark(), file = b.mark();
@@ -243,21 +248,18 @@ function mask(b: InitBuilder, path: string): void {
     missing: done,
     allowMissing: [ENOENT, ENOTDIR],
   });
-  if (!b.devNullOpen) {
-    b.openFixed(b.source, {
-      label: "open the container's /dev/null",
-      path: "/dev/null",
-      flags: O_PATH,
-      resolve: IN_ROOT,
-    });
-    b.devNullOpen = true;
-  }
   b.mount("tmpfs", b.target, "tmpfs", MS.RDONLY, null, label, {
     allow: [ENOTDIR],
     onError: file,
     onOk: done,
   });
   b.at(file);
+  b.openFixed(b.source, {
+    label: "open the container's /dev/null",
+    path: "/dev/null",
+    flags: O_PATH,
+    resolve: IN_ROOT,
+  });
   b.mount(b.fdPath(b.source), b.target, null, MS.BIND, null, label);
   b.at(done);
 }

@@ -126,6 +126,31 @@ Deno.test("lowerOps: a mask mounts a tmpfs on a directory, /dev/null on anything
   assert.deepEqual(missing.end, { exit: 127 });
 });
 
+Deno.test("lowerOps: a mask after a missing one still opens /dev/null before binding it", () => {
+  // The first mask's path is missing (its branch skips everything); the second is a file.
+  const t = trace(
+    [
+      { op: "openRootfs", rootfs: "/r" },
+      { op: "mask", path: "/proc/kcore" },
+      { op: "mask", path: "/proc/keys" },
+    ],
+    okKernel((name, args) =>
+      name === "openat2" && text(args[1]) === "proc/kcore"
+        ? Errno.ENOENT
+        : name === "mount" && text(args[0]) === "tmpfs"
+        ? Errno.ENOTDIR
+        : undefined
+    ),
+  );
+  const bind = t.lines.indexOf("mount /proc/self/fd/10 /proc/self/fd/9");
+  const devNull = t.lines.findIndex((l) => l.endsWith(" dev/null"));
+  assert.ok(bind > 0, "no bind of /dev/null");
+  assert.ok(devNull >= 0 && devNull < bind, "/dev/null is not opened before the bind");
+  // ... and that open lands on the descriptor the bind names.
+  const moved = t.calls.slice(devNull, bind).filter((c) => NAMES.get(c.step.nr) === "dup3");
+  assert.deepEqual(moved.map((c) => Number(c.args[1])), [10]);
+});
+
 Deno.test("lowerOps: a missing mount target is made, then the mount goes through its handle", () => {
   let first = true;
   const t = trace(
