@@ -228,14 +228,10 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
       return errorForException(e, "NAME_UNKNOWN");
     }
     const status = response.status;
-    if (!response.body || request.method === "HEAD") {
-      settle();
-      const length = Number(response.headers.get("content-length") ?? 0);
-      log(formatAccessLine(entry(status, request.method === "HEAD" ? 0 : length), format));
-      return response;
-    }
     if (info?.completed) {
-      const length = Number(response.headers.get("content-length") ?? 0);
+      // Before anything reads response.body: that getter turns a bytes body into a stream,
+      // which Deno.serve then sends chunk by chunk instead of in one write.
+      const length = method === "HEAD" ? 0 : Number(response.headers.get("content-length") ?? 0);
       info.completed.then(
         () => {
           settle();
@@ -248,6 +244,12 @@ export function createRequestHandler(options: ServerOptions): RequestHandler {
           );
         },
       );
+      return response;
+    }
+    if (!response.body || request.method === "HEAD") {
+      settle();
+      const length = Number(response.headers.get("content-length") ?? 0);
+      log(formatAccessLine(entry(status, request.method === "HEAD" ? 0 : length), format));
       return response;
     }
     const body = countedBody(response.body, (bytes, error) => {
