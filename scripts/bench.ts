@@ -7,7 +7,8 @@
  *   pulling it from a local docker-registry, checks that every push uploaded every blob and that
  *   the pulled layouts are identical, and writes .bench/registry.md;
  * - suite `archive`: times `ocibox copy docker-archive:X.tar oci:` against `skopeo copy` for a
- *   busybox image and debian-like (archives written by skopeo; every layer must be compressed),
+ *   busybox image, debian-like and host-usr (real files of this machine: host_fixture.ts)
+ *   (archives written by skopeo; every layer must be compressed),
  *   and checks the outputs (scripts/bench/archive_bench.ts);
  * - suite `inspect`: `--version`, `inspect oci:` and `inspect docker://` (docker-registry on
  *   127.0.0.1) against skopeo, and against a bare `deno run` of an empty script + curl of the
@@ -39,6 +40,7 @@ import { ensureFixture, type Fixture, FIXTURE_NAMES, type FixtureName } from "./
 import { measure, median, rssMethod, type Sample } from "./bench/measure.ts";
 import { type BenchImage, ensureBusyboxFixture } from "./bench/busybox_fixture.ts";
 import { archiveSuite } from "./bench/archive_bench.ts";
+import { ensureHostFixture } from "./bench/host_fixture.ts";
 import { inspectSuite } from "./bench/inspect_bench.ts";
 import {
   recordRatio,
@@ -429,7 +431,10 @@ async function main(): Promise<number> {
     }
     if (archive) {
       log(`benchmarking docker-archive -> oci: conversion (${runs} runs, ${warmup} warm-up) ...`);
-      const large = fixtures.filter((f) => f.name === "debian-like");
+      const large: BenchImage[] = fixtures.filter((f) => f.name === "debian-like");
+      // Real files too: debian-like is half random bytes, which hides what a gzip level gives.
+      large.push(await ensureHostFixture(cacheDir, scratchDir, log));
+      await Deno.remove(scratchDir, { recursive: true }).catch(() => {});
       const results = await archiveSuite([busybox!, ...large], {
         runs,
         warmup,
