@@ -220,11 +220,15 @@ interface UploadInfo {
   started: number;
 }
 
-/** In-memory hashes of an upload session, valid while `size` equals the data file's size. */
+/**
+ * The in-memory hash of an upload session, valid while `size` equals the data file's size.
+ * sha256 only: clients push sha256 blobs, and sha512 on every chunk too cost a push of a
+ * 344 MB blob 1.2-1.4 s of CPU more (sha256: 0.4-0.8 s); a sha512 upload is hashed from its
+ * file when it completes.
+ */
 interface UploadHashes {
   size: number;
   sha256: Digester;
-  sha512: Digester;
 }
 
 function parseIndexRecords(bytes: Uint8Array): IndexRecord[] {
@@ -762,7 +766,6 @@ class DriverRegistryStore implements RegistryStoreInternals {
     this.#hashes.set(id, {
       size: 0,
       sha256: createDigester("sha256"),
-      sha512: createDigester("sha512"),
     });
     return { id, repository, size: 0 };
   }
@@ -803,7 +806,6 @@ class DriverRegistryStore implements RegistryStoreInternals {
           onChunk: h
             ? (chunk) => {
               h.sha256.update(chunk);
-              h.sha512.update(chunk);
               h.size += chunk.length;
             }
             : undefined,
@@ -839,11 +841,8 @@ class DriverRegistryStore implements RegistryStoreInternals {
       const data = `uploads/${id}/data`;
       const h = this.#hashes.get(id);
       let actual: string | undefined;
-      if (
-        h !== undefined && h.size === state.size &&
-        (algorithm === "sha256" || algorithm === "sha512")
-      ) {
-        actual = (algorithm === "sha256" ? h.sha256 : h.sha512).digest();
+      if (h !== undefined && h.size === state.size && algorithm === "sha256") {
+        actual = h.sha256.digest();
       } else {
         actual = await this.#hashFile(data, algorithm);
       }
