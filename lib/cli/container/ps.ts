@@ -1,12 +1,13 @@
 /**
- * `ocibox ps`: the processes of a container (from its cgroup).
+ * `ocibox ps`: the processes of a container (from its cgroup), by runtime id or by the name of
+ * a container of the store; without a container, podman's list (lib/cli/verb_forms.ts).
  * @module
  */
 import { UsageError } from "../../errors.ts";
 import { containerPids } from "../../runtime/lifecycle/query.ts";
 import { parseFlags } from "../args.ts";
-import { runtimeGlobals } from "../runtime_globals.ts";
 import { psForm } from "../verb_forms.ts";
+import { runtimeTarget } from "./target.ts";
 
 /** Help of the listing form. */
 export const PS_LIST_HELP = `Usage: ocibox ps [-a] [-q] [--format json]
@@ -30,7 +31,9 @@ export async function run(args: string[]): Promise<number> {
   if (psForm(args) === "list") return await (await import("../manage/ps_list.ts")).run(args);
   const { values, positionals } = parseFlags(args, { format: { type: "string", short: "f" } });
   if (positionals.length < 1) throw new UsageError("usage: ocibox ps [--format table|json] ID");
-  const pids = await containerPids(runtimeGlobals.root, positionals[0]);
+  // An id of the runtime's state directory (podman, containerd), or a store container's name.
+  const target = await runtimeTarget(positionals[0]);
+  const pids = await containerPids(target.root, target.id);
   if (values.format === "json") {
     console.log(JSON.stringify(pids));
     return 0;
