@@ -65,7 +65,7 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
     opened.push(...procs);
     if (p.terminal) {
       // The pty comes from the container's own devpts, the slave by TIOCGPTPEER (no path).
-      const { openPtyIn, setWinsize } = await import("../../../ffi/pty.ts");
+      const { getWinsize, isatty, openPtyIn, setWinsize } = await import("../../../ffi/pty.ts");
       const root = openat(AT_FDCWD, `/proc/${record.pid}/root`, O_PATH | O_DIRECTORY);
       let pty;
       try {
@@ -77,6 +77,14 @@ export async function execInContainer(id: string, options: ExecOptions): Promise
       slave = pty.slave;
       opened.push(master, slave);
       if (p.consoleSize) setWinsize(pty.master, p.consoleSize.height, p.consoleSize.width);
+      else if (!options.consoleSocket) {
+        // Relayed here: sized like the caller's terminal before the program starts. The relay
+        // copies the size too, but only once the program runs, and a program that asks at
+        // once (`stty size`, a shell's first prompt) would see 0x0.
+        const from = isatty(0) ? 0 : isatty(1) ? 1 : -1;
+        const size = from >= 0 ? getWinsize(from) : undefined;
+        if (size) setWinsize(pty.master, size.rows, size.cols);
+      }
       consoleName = pty.name;
     }
     const plan = planExec(p, {
