@@ -44,11 +44,16 @@ async function stopSignal(store: string, rec: ContainerRecord): Promise<number> 
   return 15;
 }
 
-/** Sends `signal` to the container's program (nothing when it has ended meanwhile). */
+/**
+ * Sends `signal` to the container's program (nothing when it has ended meanwhile): to its
+ * pid 1 only, as podman's stop does for a container with a pid namespace (the program decides
+ * what its children get; a shell's `trap` runs while its foreground child is left alone).
+ * SIGKILL goes to every process of the cgroup, which makes no difference but for stragglers.
+ */
 async function signalContainer(rec: ContainerRecord, signal: number): Promise<void> {
   const { killContainer } = await import("../runtime/lifecycle/kill.ts");
   try {
-    await killContainer(rec.runtimeRoot, rec.id, signal, true);
+    await killContainer(rec.runtimeRoot, rec.id, signal, signal === 9);
   } catch { /* stopped or gone */ }
 }
 
