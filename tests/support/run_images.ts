@@ -270,6 +270,8 @@ export interface BoxRunOptions {
   env?: Record<string, string>;
   /** Killed (SIGKILL) after this long; default 60 s. */
   timeoutSeconds?: number;
+  /** Working directory (runc's forms read ./config.json). */
+  cwd?: string;
 }
 
 /** A private store and runtime root with the ocibox command line bound to them. */
@@ -326,6 +328,7 @@ export async function newBox(fx: RunFixture): Promise<Box> {
     const child = new Deno.Command(cmd, {
       args: rest,
       env: { ...env, ...options.env },
+      cwd: options.cwd,
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
@@ -490,5 +493,50 @@ export async function waitForFile(path: string, ms = 20_000): Promise<void> {
     } catch { /* not yet */ }
     if (Date.now() > end) throw new Error(`${path} did not appear within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Runs `ocibox ARGS...` of `box` on a terminal of its own: under script(1), whose pty is sized
+ * `rows` x `cols` first; `input` is typed into it. The output has the terminal's \r\n.
+ */
+export async function inTerminal(
+  box: Box,
+  args: readonly string[],
+  options: { input?: string; rows?: number; cols?: number } = {},
+): Promise<{ code: number; stdout: string }> {
+  const quoted = box.argv(args).map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  const size = `stty rows ${options.rows ?? 24} cols ${options.cols ?? 80}`;
+  // stdin stays open until the end: at its end script(1) types an EOF character into the
+  // terminal, which the container's pty would echo (^@) after the program's output.
+  const child = new Deno.Command("script", {
+    args: ["-qefc", `${size}; exec ${quoted}`, "/dev/null"],
+    env: box.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  if (options.input !== undefined) await w.write(new TextEncoder().encode(options.input));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [stdout, status] = await Promise.all([new Response(child.stdout).bytes(), child.status])
+    .finally(() => clearTimeout(timer));
+  await w.close().catch(() => {});
+  const out = { code: status.code, stdout };
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+/** Polls `check` until it returns something other than undefined, up to `ms`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  ms = 20_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
