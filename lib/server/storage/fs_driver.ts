@@ -39,6 +39,48 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
+/** Bytes gathered before one write: request bodies arrive in chunks of 64 KiB or less. */
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Writes a stream's chunks to a file in writes of up to {@linkcode WRITE_BATCH} bytes: one
+ * write per 64 KiB chunk of a request body took three times as long (each write is an op of
+ * its own). `onWritten` sees every chunk, in order, once its bytes were written.
+ */
+class BatchedWriter {
+  readonly #file: Deno.FsFile;
+  readonly #onWritten: ((chunk: Uint8Array) => void) | undefined;
+  readonly #buf = new Uint8Array(WRITE_BATCH);
+  #fill = 0;
+  #held: Uint8Array[] = [];
+
+  constructor(file: Deno.FsFile, onWritten?: (chunk: Uint8Array) => void) {
+    this.#file = file;
+    this.#onWritten = onWritten;
+  }
+
+  async add(chunk: Uint8Array): Promise<void> {
+    if (this.#fill + chunk.length > WRITE_BATCH) await this.flush();
+    if (chunk.length >= WRITE_BATCH) {
+      await writeAll(this.#file, chunk);
+      this.#onWritten?.(chunk);
+      return;
+    }
+    this.#buf.set(chunk, this.#fill);
+    this.#fill += chunk.length;
+    this.#held.push(chunk);
+  }
+
+  async flush(): Promise<void> {
+    if (this.#fill === 0) return;
+    await writeAll(this.#file, this.#buf.subarray(0, this.#fill));
+    this.#fill = 0;
+    const held = this.#held;
+    this.#held = [];
+    for (const c of held) this.#onWritten?.(c);
+  }
+}
+
 async function setTimes(file: Deno.FsFile, timeMs: number): Promise<void> {
   const t = new Date(timeMs);
   await file.utime(t, t);
@@ -100,11 +142,13 @@ export class FsDriver implements StorageDriver {
     let size = 0;
     let closed = false;
     try {
+      const out = new BatchedWriter(file);
       for await (const chunk of body) {
         signal?.throwIfAborted();
-        await writeAll(file, chunk);
+        await out.add(chunk);
         size += chunk.length;
       }
+      await out.flush();
       signal?.throwIfAborted();
       if (options.mtimeMs !== undefined) await setTimes(file, options.mtimeMs);
       await file.sync();
@@ -159,11 +203,18 @@ export class FsDriver implements StorageDriver {
     try {
       await file.truncate(offset);
       await file.seek(offset, Deno.SeekMode.Start);
-      for await (const chunk of body) {
-        options.signal?.throwIfAborted();
-        await writeAll(file, chunk);
+      const out = new BatchedWriter(file, (chunk) => {
         size += chunk.length;
         options.onChunk?.(chunk);
+      });
+      try {
+        for await (const chunk of body) {
+          options.signal?.throwIfAborted();
+          await out.add(chunk);
+        }
+      } finally {
+        // What arrived before an error or an abort is kept, as the session's offset says.
+        await out.flush();
       }
       return size;
     } finally {
