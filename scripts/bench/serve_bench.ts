@@ -449,7 +449,8 @@ export async function serveSuite(opts: ServeSuiteOptions): Promise<number> {
     }
 
     // (b) blob GET throughput.
-    log(`blob GET of ${(big.biggest.size / 2 ** 20).toFixed(0)} MiB with curl ...`);
+    result.blobMB = big.biggest.size / 1e6;
+    log(`blob GET of ${result.blobMB.toFixed(0)} MB with curl ...`);
     for (let i = -opts.warmup; i < opts.runs; i++) {
       for (const s of both(i + opts.warmup)) {
         const c = parseCurl(

@@ -45,6 +45,8 @@ export interface ServeResult {
   manifestRps: { ocibox: number[]; registry: number[] };
   /** MB/s (1e6 bytes) of `curl -o /dev/null` of the big blob, per run. */
   blobMBps: { ocibox: number[]; registry: number[] };
+  /** The size of that blob (big-file's gzip layer), MB. */
+  blobMB?: number;
   copies: CopySamples[];
   /** Peak VmHWM over every server process of that kind during the runs, MB. */
   rssMb: { ocibox: number | null; registry: number | null };
@@ -141,7 +143,7 @@ export function serveRows(r: ServeResult): ServeRow[] {
   });
   const [bo, br] = [med(r.blobMBps.ocibox), med(r.blobMBps.registry)];
   rows.push({
-    goal: "blob GET 512 MiB, MB/s (curl -o /dev/null)",
+    goal: `blob GET${r.blobMB ? ` of ${r.blobMB.toFixed(0)} MB` : ""}, MB/s (curl -o /dev/null)`,
     ocibox: f0(bo),
     registry: f0(br),
     ratio: f2(bo / br),
