@@ -52,7 +52,7 @@ export async function ensureHostFixture(
     await Deno.remove(root, { recursive: true }).catch(() => {});
     await Deno.mkdir(root, { recursive: true });
     for (const t of await present(trees)) {
-      await run(["cp", "-a", "--parents", t, root]);
+      await run(["cp", "-a", "--parents", t.slice(1), root], "/");
     }
     layerDirs.push(root);
   }
