@@ -22,7 +22,8 @@
  *   Entrypoint and drops its Cmd; a command after the image replaces Cmd; `--init` runs
  *   `/run/ocibox-init -- ARGS` with the init binary bound read-only there;
  * - mounts: proc, /dev (tmpfs), devpts, /dev/shm, mqueue, sysfs (ro), cgroup (ro), the
- *   container's /etc/hostname, /etc/hosts and /etc/resolv.conf (bind, rprivate), tmpfs on /run,
+ *   container's /etc/hostname, /etc/hosts and /etc/resolv.conf (bind, rprivate; also ro, nosuid,
+ *   noexec, nodev with `--read-only`), tmpfs on /run,
  *   /tmp and /var/tmp with `--read-only`, then `-v`/`--mount`/`--tmpfs` sorted by depth; a user
  *   mount replaces a default one at the same place;
  * - namespaces pid, network (not with `--network host`), ipc, uts, mount, cgroup on cgroup v2;
@@ -454,11 +455,18 @@ function mounts(input: ContainerSpecInput, request: RunRequest): Mount[] {
       options: ["rprivate", "nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"],
     },
   ];
+  // With --read-only, the files ocibox makes are read-only too (podman: ro, nosuid, noexec,
+  // nodev on every bind it makes for the container but /dev/shm).
+  const etcBind = (destination: string, source: string): Mount => {
+    const m = bind(destination, source);
+    if (request.readOnly) m.options = [...m.options!, "ro", "nosuid", "noexec", "nodev"];
+    return m;
+  };
   const extra: Mount[] = [
-    bind("/etc/hostname", input.etc.hostname),
-    bind("/etc/hosts", input.etc.hosts),
+    etcBind("/etc/hostname", input.etc.hostname),
+    etcBind("/etc/hosts", input.etc.hosts),
   ];
-  if (input.etc.resolvConf) extra.push(bind("/etc/resolv.conf", input.etc.resolvConf));
+  if (input.etc.resolvConf) extra.push(etcBind("/etc/resolv.conf", input.etc.resolvConf));
   if (request.readOnly && request.readOnlyTmpfs) {
     for (const destination of ["/run", "/tmp", "/var/tmp"]) {
       extra.push({

@@ -279,6 +279,10 @@ Deno.test("container spec: resources, rlimits, read-only root, security options"
   assert.deepEqual(spec.linux?.namespaces?.at(-1), { type: "cgroup" });
   const tmpfs = spec.mounts?.filter((m) => m.type === "tmpfs" && !m.destination.startsWith("/dev"));
   assert.deepEqual(tmpfs?.map((m) => m.destination), ["/run", "/tmp", "/var/tmp"]);
+  // podman makes its /etc binds read-only with the root.
+  const hosts = (s: typeof spec) => s.mounts?.find((m) => m.destination === "/etc/hosts")?.options;
+  assert.deepEqual(hosts(spec), ["bind", "rprivate", "ro", "nosuid", "noexec", "nodev"]);
+  assert.deepEqual(hosts(build([""])), ["bind", "rprivate"]);
   assert.ok(
     !build(["--read-only", "--read-only-tmpfs=false", ""]).mounts?.some((m) =>
       m.destination === "/tmp"
