@@ -40,15 +40,6 @@ export interface UnpackResult {
 
 // Below this, inflating on a second core saves too little to matter.
 const OFF_THREAD_MIN = 4 << 20;
-// How long a layer waits for a worker that is not ready yet before inflating on this thread.
-const WORKER_GRACE_MS = 30;
-
-/** Resolves after `ms`, through AbortSignal.timeout (the global setTimeout loads Node's timers). */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) =>
-    AbortSignal.timeout(ms).addEventListener("abort", () => resolve())
-  );
-}
 
 async function isEmptyDir(path: string): Promise<boolean> {
   for await (const _ of Deno.readDir(path)) return false;
@@ -113,22 +104,7 @@ async function unpackInto(
     }
   }
   const total = layers.reduce((n, l) => n + l.size, 0);
-  const offThread = options.offThread ?? total > OFF_THREAD_MIN;
-  // The worker is used from the first layer that starts once it is ready (or soon after): a
-  // layer inflates on this thread rather than wait for a worker still booting on a loaded
-  // machine. offThread: true waits, so that callers (tests) get the worker for every layer.
-  let ready: InflateWorker | undefined;
-  let settled = false;
-  void starting.then((w) => {
-    ready = w;
-    settled = true;
-  });
-  const inflaterNow = async (): Promise<InflateWorker | undefined> => {
-    if (!offThread) return undefined;
-    if (options.offThread === true) return await starting;
-    if (!settled) await Promise.race([starting, delay(WORKER_GRACE_MS)]);
-    return ready;
-  };
+  const inflater = (options.offThread ?? total > OFF_THREAD_MIN) ? await starting : undefined;
 
   const parent = bundle.includes("/") ? bundle.slice(0, bundle.lastIndexOf("/")) || "/" : ".";
   await Deno.mkdir(parent, { recursive: true });
@@ -144,7 +120,6 @@ async function unpackInto(
       for (const [i, layer] of layers.entries()) {
         throwIfAborted(options.signal);
         reporter.info(`Applying layer ${i + 1}/${layers.length} ${layer.digest}`);
-        const inflater = await inflaterNow();
         const applied = await applyLayerBlob(
           await layerBlob(src, layer, options),
           { ...layer, diffId: diffIds[i] },
