@@ -5,10 +5,14 @@
  *
  * - manifest GETs per second: `wrk -t2 -c8` on `/v2/bench/busybox/manifests/t` with an Accept
  *   header listing the OCI and Docker manifest types (a tiny Lua script sets it);
- * - blob GET throughput: `curl -o /dev/null` of the big-file fixture's 512 MiB layer;
- * - `skopeo copy` pushing each fixture (busybox, debian-like, many-files, big-file) into a
- *   fresh server (new port, empty storage: skopeo's blob info cache then has nothing to mount
- *   from) and pulling it into a new OCI layout from a server seeded once;
+ * - blob GET throughput: `curl -o /dev/null` of the big-file fixture's layer (its 512 MiB
+ *   file, gzipped: 344 MB);
+ * - `skopeo copy` pushing each fixture (busybox, debian-like, many-files, big-file) and pulling
+ *   it into a new OCI layout. Pulls come from a server per kind seeded once. Pushes go there
+ *   too, into a new repository each time, with skopeo run in a private mount namespace whose
+ *   blob info cache is an empty tmpfs (else it mounts blobs it pushed before instead of
+ *   uploading them); without root, or with `freshPushServers`, into a fresh server each time
+ *   (new port, empty storage), whose first requests run cold;
  * - the servers' peak RSS: VmHWM of every server process, read just before it is stopped.
  *
  * The servers take turns going first. Every push is checked (the tag names the fixture's
@@ -60,6 +64,11 @@ export interface ServeSuiteOptions {
   work?: string;
   /** Where fixture layouts are cached (default REPO/.bench/fixtures). */
   cacheDir?: string;
+  /**
+   * Push into a fresh server each time (its first requests are cold: JIT, lazily loaded
+   * modules) instead of into the seeded one.
+   */
+  freshPushServers?: boolean;
   /** Run the seeded ocibox server under --cpu-prof and summarise it. */
   profile?: boolean;
   log?: (line: string) => void;
@@ -86,6 +95,22 @@ async function output(cmd: string[], cwd?: string): Promise<string> {
     throw new CommandFailed(cmd, out.code, decoder.decode(out.stderr) + decoder.decode(out.stdout));
   }
   return decoder.decode(out.stdout).trim();
+}
+
+/**
+ * `cmd` (a skopeo command) in a private mount namespace with an empty tmpfs over skopeo's blob
+ * info cache, which would otherwise make it mount blobs it pushed before instead of uploading.
+ */
+function withoutBlobInfoCache(cmd: string[]): string[] {
+  return [
+    "unshare",
+    "-m",
+    "sh",
+    "-c",
+    'mount -t tmpfs tmpfs /var/lib/containers/cache && exec "$@"',
+    "sh",
+    ...cmd,
+  ];
 }
 
 async function timed(cmd: string[]): Promise<number> {
@@ -473,7 +498,11 @@ export async function serveSuite(opts: ServeSuiteOptions): Promise<number> {
       }
     }
 
-    // (c) skopeo copy: pulls from the seeded servers, pushes into fresh ones.
+    // (c) skopeo copy: pulls from the seeded servers; pushes into them too (a new repository
+    // each time) as root, with skopeo's blob info cache hidden so that it uploads every blob
+    // instead of mounting it from where it saw it before; else into a fresh server each.
+    const warmPushes = Deno.uid() === 0 && opts.freshPushServers !== true;
+    if (!warmPushes) notes.push("Pushes went into a fresh server each (not root: no unshare).");
     for (const img of images.filter((i) => wanted.includes(i.name))) {
       const pull: CopySamples = { fixture: img.name, direction: "pull", ocibox: [], registry: [] };
       const push: CopySamples = { fixture: img.name, direction: "push", ocibox: [], registry: [] };
@@ -500,17 +529,18 @@ export async function serveSuite(opts: ServeSuiteOptions): Promise<number> {
             ? ["registry", "ocibox"] as const
             : ["ocibox", "registry"] as const
         ) {
-          const s = await start(kind);
+          const s = warmPushes ? seeded[kind] : await start(kind);
           try {
-            const repo = `bench/${img.name}-${kind}`;
-            const secs = await timed([
+            const repo = `bench/${img.name}-push${i + opts.warmup}`;
+            const copy = [
               "skopeo",
               "copy",
               "-q",
               "--dest-tls-verify=false",
               `oci:${img.layout}:${img.tag}`,
               `docker://${s.host}/${repo}:${TAG}`,
-            ]);
+            ];
+            const secs = await timed(warmPushes ? withoutBlobInfoCache(copy) : copy);
             const got = await manifestDigest(s, repo);
             if (got !== img.manifestDigest) {
               result.problems.push(`push of ${img.name} into ${kind}: tag names ${got}`);
@@ -518,7 +548,7 @@ export async function serveSuite(opts: ServeSuiteOptions): Promise<number> {
             if (i >= 0) push[kind].push(secs);
             log(`  ${label} push ${kind}: ${secs.toFixed(2)} s`);
           } finally {
-            await stop(s);
+            if (!warmPushes) await stop(s);
           }
         }
       }
@@ -556,8 +586,9 @@ export async function serveSuite(opts: ServeSuiteOptions): Promise<number> {
       `CPUs with the server they measure).`,
     ...(opts.profile ? ["The seeded ocibox server ran under --cpu-prof (slower)."] : []),
     `Both servers write an access log line per request (docker-registry at log level info). ` +
-      `Pushes go into a fresh server each (empty storage, new port); pulls come from one ` +
-      `server per kind seeded once. RSS: VmHWM of every server process, read before it stopped.`,
+      `Pulls and pushes go to one server per kind, seeded once; each push goes into a new ` +
+      `repository with skopeo's blob info cache hidden (a tmpfs in a private mount namespace), ` +
+      `so every blob is uploaded. RSS: VmHWM of every server process, read before it stopped.`,
   );
   const ctx = {
     runs: opts.runs,
