@@ -26,6 +26,7 @@
  * @module
  */
 import { type GzipCompressor, openGzipCompressor } from "../../ffi/libdeflate.ts";
+import { releaseChunk } from "../io/slab_pool.ts";
 
 /**
  * libdeflate level 2, chosen against skopeo's default output (klauspost/pgzip at its default
@@ -132,17 +133,24 @@ async function* members(
   blockSize: number,
 ): AsyncGenerator<Uint8Array> {
   // Compressions in flight, in output order. libdeflate reads each block on a pool thread, so
-  // a block is never reused: it stays referenced by its promise until the member is out.
-  const pending: Promise<Uint8Array>[] = [];
+  // a block is reused only once its member is out (fresh 1 MiB buffers cost page faults).
+  const pending: { member: Promise<Uint8Array>; block: Uint8Array }[] = [];
+  const spare: Uint8Array[] = [];
   const ahead = pool.threads + 1;
-  let block = new Uint8Array(blockSize);
+  let block: Uint8Array = new Uint8Array(blockSize);
   let fill = 0;
   let any = false;
   const submit = (bytes: Uint8Array) => {
-    const p = pool.gzip(bytes);
-    p.catch(() => {}); // surfaced when awaited in order; never an unhandled rejection
-    pending.push(p);
+    const member = pool.gzip(bytes);
+    member.catch(() => {}); // surfaced when awaited in order; never an unhandled rejection
+    pending.push({ member, block: bytes });
     any = true;
+  };
+  const next = async () => {
+    const done = pending.shift()!;
+    const member = await done.member;
+    if (done.block.length === blockSize) spare.push(done.block);
+    return member;
   };
   try {
     for await (const chunk of source) {
@@ -154,17 +162,19 @@ async function* members(
         at += take;
         if (fill === blockSize) {
           submit(block);
-          block = new Uint8Array(blockSize);
+          block = spare.pop() ?? new Uint8Array(blockSize);
           fill = 0;
         }
       }
-      while (pending.length >= ahead) yield await pending.shift()!;
+      // Copied: a read slab can go back to its pool (see lib/io/slab_pool.ts).
+      releaseChunk(chunk);
+      while (pending.length >= ahead) yield await next();
     }
     if (fill > 0 || !any) submit(block.subarray(0, fill));
-    while (pending.length) yield await pending.shift()!;
+    while (pending.length) yield await next();
   } finally {
     // On an error or an early stop, let running compressions end before the caller cleans up
     // (their buffers are in C's hands until then).
-    await Promise.allSettled(pending);
+    await Promise.allSettled(pending.map((p) => p.member));
   }
 }
