@@ -73,7 +73,159 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
     const sh = async (flags: string[], script: string, options?: Parameters<Box["run"]>[1]) =>
       ok(await run([...flags, "bb", "sh", "-c", script], options), `${flags.join(" ")} ${script}`);
 
+    // The longest first (own boxes that pull, many runs), so the pool ends together.
     await runCases({
+      "--pull never|missing|always": async () => {
+        const own = await newBox(fx);
+        boxes.push(own);
+        const never = await own.run(["run", "--rm", "--pull", "never", "bb", "true"]);
+        assert.equal(never.code, 125, never.stderr);
+        assert.match(never.stderr, /^error: /m);
+        // A tag that moves in the registry: missing keeps what the store has, always follows.
+        await fx.push("bb", "moving");
+        const marker = ["sh", "-c", "cat /opt/app/marker 2>/dev/null || echo none"];
+        const first = await own.run(["run", "--rm", "moving", ...marker]);
+        assert.equal(ok(first, "first"), "none\n");
+        assert.match(first.stderr, /Trying to pull/);
+        await fx.push("app", "moving");
+        const missing = await own.run(["run", "--rm", "--entrypoint", "", "moving", ...marker]);
+        assert.equal(ok(missing, "missing"), "none\n");
+        assert.doesNotMatch(missing.stderr, /Trying to pull/);
+        const always = await own.run([
+          "run",
+          "--rm",
+          "--pull",
+          "always",
+          "--entrypoint",
+          "",
+          "moving",
+          ...marker,
+        ]);
+        assert.equal(ok(always, "always"), "app layer\n");
+        assert.match(always.stderr, /Trying to pull/);
+        const after = await own.run([
+          "run",
+          "--rm",
+          "--pull=never",
+          "--entrypoint=",
+          "moving",
+          ...marker,
+        ]);
+        assert.equal(ok(after, "never after always"), "app layer\n");
+      },
+
+      "--platform picks from an image index (pull missing checks the platform)": async () => {
+        const own = await newBox(fx);
+        boxes.push(own);
+        const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+        const other = arch === "amd64" ? "arm64" : "amd64";
+        const cat = (flags: string[]) =>
+          own.run(["run", "--rm", ...flags, "multi", "cat", "/platform"]).then((r) =>
+            ok(r, flags.join(" "))
+          );
+        assert.equal(await cat([]), `linux/${arch}\n`);
+        assert.equal(await cat(["--platform", `linux/${other}`]), `linux/${other}\n`);
+        assert.equal(await cat(["--platform", `linux/${arch}`]), `linux/${arch}\n`);
+      },
+
+      "--rm leaves nothing: no record, mount, runtime state, cgroup, upper dir": async () => {
+        const own = await newBox(fx);
+        boxes.push(own);
+        const { cgroupDirs } = await import("./support/run_images.ts");
+        const r = await own.run([
+          "run",
+          "--rm",
+          "bb",
+          "sh",
+          "-c",
+          "echo data > /in-upper; cat /proc/self/cgroup",
+        ]);
+        const dirs = cgroupDirs(ok(r, "--rm"));
+        assert.ok(dirs.length > 0, r.stdout);
+        for (const d of dirs) {
+          assert.ok(!(await exists(d)), `cgroup ${d} is left`);
+        }
+        assert.deepEqual(await own.leftovers(), []);
+        // The layer cache stays for the next container; nothing of this one's upper dir does.
+        const upper = await find(own.store, "in-upper");
+        assert.deepEqual(upper, []);
+        // Without --rm the container stays (exited) until rm.
+        const kept = await own.run(["run", "--name", "kept", "bb", "true"]);
+        ok(kept, "kept");
+        assert.match(await own.ok(["ps", "-a"]), /kept/);
+        assert.deepEqual(
+          (await own.leftovers()).filter((l) => !l.startsWith("container record")),
+          [],
+        );
+        await own.ok(["rm", "kept"]);
+        assert.deepEqual(await own.leftovers(), []);
+      },
+      "exit codes: the program's, 126 not executable, 127 not found, 125 ocibox's": async () => {
+        assert.equal((await run(["bb", "sh", "-c", "exit 3"])).code, 3);
+        const notExec = await run(["bb", "/usr/bin/not-executable"]);
+        assert.equal(notExec.code, 126, notExec.stderr);
+        assert.match(notExec.stderr, /^error: .*not-executable/m);
+        const notFound = await run(["bb", "no-such-command"]);
+        assert.equal(notFound.code, 127, notFound.stderr);
+        assert.match(notFound.stderr, /^error: .*no-such-command/m);
+        const own = await run(["--memory", "1k", "bb", "true"]);
+        assert.equal(own.code, 125, own.stderr);
+        assert.equal((await run(["bb", "sh", "-c", "kill -9 $$"])).code, 0); // pid 1 ignores it
+        assert.equal((await run(["--init", "bb", "sh", "-c", "kill -9 $$"])).code, 137);
+      },
+
+      "capabilities: podman's default set, --cap-add, --cap-drop, ALL": async () => {
+        const caps = (flags: string[]) =>
+          sh(flags, "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)' /proc/self/status").then((s) =>
+            Object.fromEntries(s.trim().split("\n").map((l) => l.split(":\t")))
+          );
+        const dflt = capHex(DEFAULT_CAPS);
+        assert.deepEqual(await caps([]), {
+          CapInh: capHex([]),
+          CapPrm: dflt,
+          CapEff: dflt,
+          CapBnd: dflt,
+          CapAmb: capHex([]),
+        });
+        const added = capHex([...DEFAULT_CAPS, CAP.NET_ADMIN, CAP.SYS_PTRACE]);
+        const a = await caps(["--cap-add", "NET_ADMIN", "--cap-add", "sys_ptrace"]);
+        assert.equal(a.CapEff, added);
+        assert.equal(a.CapBnd, added);
+        const dropped = capHex(DEFAULT_CAPS.filter((c) => c !== CAP.CHOWN));
+        assert.equal((await caps(["--cap-drop", "CAP_CHOWN"])).CapEff, dropped);
+        const none = await caps(["--cap-drop", "ALL"]);
+        assert.equal(none.CapEff, capHex([]));
+        assert.equal(none.CapBnd, capHex([]));
+        assert.equal((await caps(["--cap-drop", "ALL", "--cap-add", "CHOWN"])).CapEff, capHex([0]));
+        assert.equal((await caps(["--cap-add", "ALL"])).CapEff, hostBounding());
+        // Effective for a non-root user: none (no ambient set), as in podman.
+        assert.equal((await caps(["-u", "user"])).CapEff, capHex([]));
+      },
+
+      "-u: names through the image's passwd and group, uid:gid, numbers": async () => {
+        assert.equal(
+          await sh(["-u", "user"], "id; echo $HOME"),
+          "uid=1000(user) gid=1000(user) groups=1000(user),3000(extra)\n/home/user\n",
+        );
+        assert.equal(await sh(["-u", "app:extra"], "id -u; id -g"), "1234\n3000\n");
+        assert.equal(await sh(["-u", "1000:2345"], "id -u; id -g"), "1000\n2345\n");
+        assert.equal(await sh(["-u", "4321"], "id -u; id -g"), "4321\n0\n");
+        assert.equal(ok(await run(["-u", "root", "app", "id -u"]), "-u root"), "0\n");
+        const bad = await run(["-u", "nobody-here", "bb", "true"]);
+        assert.equal(bad.code, 125, bad.stderr);
+        assert.match(bad.stderr, /^error: .*nobody-here/m);
+      },
+
+      '--entrypoint: replaces the image\'s (and drops its Cmd); "" and JSON forms': async () => {
+        assert.equal(ok(await run(["--entrypoint", "echo", "app", "a", "b"]), "echo"), "a b\n");
+        assert.equal(ok(await run(["--entrypoint", "echo", "app"]), "echo no cmd"), "\n");
+        assert.equal(
+          ok(await run(["--entrypoint", '["echo","-n","x"]', "app", "y"]), "json"),
+          "x y",
+        );
+        assert.equal(ok(await run(["--entrypoint", "", "app", "echo", "plain"]), '""'), "plain\n");
+      },
+
       "image defaults: Cmd under Entrypoint, User, WorkingDir, Env": async () => {
         const out = ok(await run(["app"]), "app");
         assert.equal(
@@ -220,30 +372,6 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
         assert.equal(ok(await run(["-w", "/", "app"]), "app -w /").split("\n")[2], "/");
       },
 
-      "-u: names through the image's passwd and group, uid:gid, numbers": async () => {
-        assert.equal(
-          await sh(["-u", "user"], "id; echo $HOME"),
-          "uid=1000(user) gid=1000(user) groups=1000(user),3000(extra)\n/home/user\n",
-        );
-        assert.equal(await sh(["-u", "app:extra"], "id -u; id -g"), "1234\n3000\n");
-        assert.equal(await sh(["-u", "1000:2345"], "id -u; id -g"), "1000\n2345\n");
-        assert.equal(await sh(["-u", "4321"], "id -u; id -g"), "4321\n0\n");
-        assert.equal(ok(await run(["-u", "root", "app", "id -u"]), "-u root"), "0\n");
-        const bad = await run(["-u", "nobody-here", "bb", "true"]);
-        assert.equal(bad.code, 125, bad.stderr);
-        assert.match(bad.stderr, /^error: .*nobody-here/m);
-      },
-
-      '--entrypoint: replaces the image\'s (and drops its Cmd); "" and JSON forms': async () => {
-        assert.equal(ok(await run(["--entrypoint", "echo", "app", "a", "b"]), "echo"), "a b\n");
-        assert.equal(ok(await run(["--entrypoint", "echo", "app"]), "echo no cmd"), "\n");
-        assert.equal(
-          ok(await run(["--entrypoint", '["echo","-n","x"]', "app", "y"]), "json"),
-          "x y",
-        );
-        assert.equal(ok(await run(["--entrypoint", "", "app", "echo", "plain"]), '""'), "plain\n");
-      },
-
       "--hostname: hostname, /etc/hostname, $HOSTNAME, /etc/hosts": async () => {
         const out = await sh(
           ["--hostname", "box-one"],
@@ -265,34 +393,6 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
         );
         assert.equal(none, "touch: /tmp/a: Read-only file system\n");
         assert.equal(await sh([], "touch /x && echo rw"), "rw\n");
-      },
-
-      "capabilities: podman's default set, --cap-add, --cap-drop, ALL": async () => {
-        const caps = (flags: string[]) =>
-          sh(flags, "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)' /proc/self/status").then((s) =>
-            Object.fromEntries(s.trim().split("\n").map((l) => l.split(":\t")))
-          );
-        const dflt = capHex(DEFAULT_CAPS);
-        assert.deepEqual(await caps([]), {
-          CapInh: capHex([]),
-          CapPrm: dflt,
-          CapEff: dflt,
-          CapBnd: dflt,
-          CapAmb: capHex([]),
-        });
-        const added = capHex([...DEFAULT_CAPS, CAP.NET_ADMIN, CAP.SYS_PTRACE]);
-        const a = await caps(["--cap-add", "NET_ADMIN", "--cap-add", "sys_ptrace"]);
-        assert.equal(a.CapEff, added);
-        assert.equal(a.CapBnd, added);
-        const dropped = capHex(DEFAULT_CAPS.filter((c) => c !== CAP.CHOWN));
-        assert.equal((await caps(["--cap-drop", "CAP_CHOWN"])).CapEff, dropped);
-        const none = await caps(["--cap-drop", "ALL"]);
-        assert.equal(none.CapEff, capHex([]));
-        assert.equal(none.CapBnd, capHex([]));
-        assert.equal((await caps(["--cap-drop", "ALL", "--cap-add", "CHOWN"])).CapEff, capHex([0]));
-        assert.equal((await caps(["--cap-add", "ALL"])).CapEff, hostBounding());
-        // Effective for a non-root user: none (no ambient set), as in podman.
-        assert.equal((await caps(["-u", "user"])).CapEff, capHex([]));
       },
 
       "--privileged: every capability, no seccomp, the host's devices, rw /sys": async () => {
@@ -420,20 +520,6 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
         }
       },
 
-      "exit codes: the program's, 126 not executable, 127 not found, 125 ocibox's": async () => {
-        assert.equal((await run(["bb", "sh", "-c", "exit 3"])).code, 3);
-        const notExec = await run(["bb", "/usr/bin/not-executable"]);
-        assert.equal(notExec.code, 126, notExec.stderr);
-        assert.match(notExec.stderr, /^error: .*not-executable/m);
-        const notFound = await run(["bb", "no-such-command"]);
-        assert.equal(notFound.code, 127, notFound.stderr);
-        assert.match(notFound.stderr, /^error: .*no-such-command/m);
-        const own = await run(["--memory", "1k", "bb", "true"]);
-        assert.equal(own.code, 125, own.stderr);
-        assert.equal((await run(["bb", "sh", "-c", "kill -9 $$"])).code, 0); // pid 1 ignores it
-        assert.equal((await run(["--init", "bb", "sh", "-c", "kill -9 $$"])).code, 137);
-      },
-
       "signals: TERM and INT sent to ocibox reach the container's program": async () => {
         for (const signal of ["SIGTERM", "SIGINT"] as const) {
           const ready = `${box.dir}/sig-${signal}`;
@@ -458,92 +544,6 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
           assert.equal(out.code, 7, `${signal}: ${new TextDecoder().decode(out.stderr)}`);
           assert.equal(text, `got-${signal}\n`);
         }
-      },
-
-      "--platform picks from an image index (pull missing checks the platform)": async () => {
-        const own = await newBox(fx);
-        boxes.push(own);
-        const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
-        const other = arch === "amd64" ? "arm64" : "amd64";
-        const cat = (flags: string[]) =>
-          own.run(["run", "--rm", ...flags, "multi", "cat", "/platform"]).then((r) =>
-            ok(r, flags.join(" "))
-          );
-        assert.equal(await cat([]), `linux/${arch}\n`);
-        assert.equal(await cat(["--platform", `linux/${other}`]), `linux/${other}\n`);
-        assert.equal(await cat(["--platform", `linux/${arch}`]), `linux/${arch}\n`);
-      },
-
-      "--pull never|missing|always": async () => {
-        const own = await newBox(fx);
-        boxes.push(own);
-        const never = await own.run(["run", "--rm", "--pull", "never", "bb", "true"]);
-        assert.equal(never.code, 125, never.stderr);
-        assert.match(never.stderr, /^error: /m);
-        // A tag that moves in the registry: missing keeps what the store has, always follows.
-        await fx.push("bb", "moving");
-        const marker = ["sh", "-c", "cat /opt/app/marker 2>/dev/null || echo none"];
-        const first = await own.run(["run", "--rm", "moving", ...marker]);
-        assert.equal(ok(first, "first"), "none\n");
-        assert.match(first.stderr, /Trying to pull/);
-        await fx.push("app", "moving");
-        const missing = await own.run(["run", "--rm", "--entrypoint", "", "moving", ...marker]);
-        assert.equal(ok(missing, "missing"), "none\n");
-        assert.doesNotMatch(missing.stderr, /Trying to pull/);
-        const always = await own.run([
-          "run",
-          "--rm",
-          "--pull",
-          "always",
-          "--entrypoint",
-          "",
-          "moving",
-          ...marker,
-        ]);
-        assert.equal(ok(always, "always"), "app layer\n");
-        assert.match(always.stderr, /Trying to pull/);
-        const after = await own.run([
-          "run",
-          "--rm",
-          "--pull=never",
-          "--entrypoint=",
-          "moving",
-          ...marker,
-        ]);
-        assert.equal(ok(after, "never after always"), "app layer\n");
-      },
-
-      "--rm leaves nothing: no record, mount, runtime state, cgroup, upper dir": async () => {
-        const own = await newBox(fx);
-        boxes.push(own);
-        const { cgroupDirs } = await import("./support/run_images.ts");
-        const r = await own.run([
-          "run",
-          "--rm",
-          "bb",
-          "sh",
-          "-c",
-          "echo data > /in-upper; cat /proc/self/cgroup",
-        ]);
-        const dirs = cgroupDirs(ok(r, "--rm"));
-        assert.ok(dirs.length > 0, r.stdout);
-        for (const d of dirs) {
-          assert.ok(!(await exists(d)), `cgroup ${d} is left`);
-        }
-        assert.deepEqual(await own.leftovers(), []);
-        // The layer cache stays for the next container; nothing of this one's upper dir does.
-        const upper = await find(own.store, "in-upper");
-        assert.deepEqual(upper, []);
-        // Without --rm the container stays (exited) until rm.
-        const kept = await own.run(["run", "--name", "kept", "bb", "true"]);
-        ok(kept, "kept");
-        assert.match(await own.ok(["ps", "-a"]), /kept/);
-        assert.deepEqual(
-          (await own.leftovers()).filter((l) => !l.startsWith("container record")),
-          [],
-        );
-        await own.ok(["rm", "kept"]);
-        assert.deepEqual(await own.leftovers(), []);
       },
     });
     assert.deepEqual(await box.leftovers(), []);

@@ -17,6 +17,7 @@ import {
   newBox,
   RUN_PEERS,
   runCases,
+  type RunFixture,
   startRunFixture,
   waitForFile,
 } from "./support/run_images.ts";
@@ -41,8 +42,8 @@ function freePort(): number {
   return port;
 }
 
-peerTest("run IMAGE: detached containers, ps, logs, exec, inspect, stop, rm, ports", {
-  peers: [...RUN_PEERS, "script", "pasta"],
+peerTest("run IMAGE: detached containers, ports, runc forms, the layer cache, rmi, the store", {
+  peers: [...RUN_PEERS, "script", "pasta", "umoci"],
   root: true,
 }, async () => {
   const fx = await startRunFixture();
@@ -51,6 +52,11 @@ peerTest("run IMAGE: detached containers, ps, logs, exec, inspect, stop, rm, por
     await box.ok(["pull", "-q", "bb"]);
     await box.ok(["pull", "-q", "app"]);
     await runCases({
+      // Each in a box of its own (they count layers and images), beside the cases below.
+      "two containers share the cached layers; rmi refused, then --force; image prune": () =>
+        layerCacheAndRmi(fx),
+      "the store read by skopeo and umoci; load and save with skopeo's archives": () =>
+        storeReadByPeers(fx),
       "-d prints the id; ps, logs, exec, exec -it, inspect; stop uses StopSignal; logs -f, rm":
         async () => {
           const script = 'trap "echo got-usr1; exit 0" USR1; echo started; ' +
@@ -203,11 +209,8 @@ peerTest("run IMAGE: detached containers, ps, logs, exec, inspect, stop, rm, por
   }
 });
 
-peerTest("run IMAGE: two containers share the cached layers; rmi refused while in use", {
-  peers: RUN_PEERS,
-  root: true,
-}, async () => {
-  const fx = await startRunFixture();
+/** Two containers share the cached layers; rmi refused while in use, then --force; prune. */
+async function layerCacheAndRmi(fx: RunFixture): Promise<void> {
   const box = await newBox(fx);
   try {
     await box.ok(["pull", "-q", "bb"]);
@@ -268,15 +271,11 @@ peerTest("run IMAGE: two containers share the cached layers; rmi refused while i
     assert.doesNotMatch(again.stderr, /Unpacking/);
   } finally {
     await box.close();
-    await fx.close();
   }
-});
+}
 
-peerTest("store: read by skopeo and umoci; load of skopeo's docker-archive; save read by skopeo", {
-  peers: [...RUN_PEERS, "umoci"],
-  root: true,
-}, async () => {
-  const fx = await startRunFixture();
+/** The store read by skopeo and umoci; load of skopeo's docker-archive; save read by skopeo. */
+async function storeReadByPeers(fx: RunFixture): Promise<void> {
   const box = await newBox(fx);
   try {
     await box.ok(["pull", "-q", "app"]);
@@ -325,6 +324,5 @@ peerTest("store: read by skopeo and umoci; load of skopeo's docker-archive; save
     assert.deepEqual(mountsUnder(box.store), []);
   } finally {
     await box.close();
-    await fx.close();
   }
-});
+}
