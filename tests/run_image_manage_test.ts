@@ -123,15 +123,34 @@ peerTest("run IMAGE: detached containers, ports, runc forms, the layer cache, rm
         await ok(box, ["rm", name]);
       },
 
-      "rm of a running container is refused (one line); rm -f kills it": async () => {
-        await ok(box, ["run", "-d", "--name", "busy", "bb", "sleep", "1000"]);
-        const refused = await box.run(["rm", "busy"]);
-        assertOneError(refused, refused.code, /busy/);
-        assert.notEqual(refused.code, 0);
-        assert.match((await psRow(box, "busy", false))!, /Up/);
-        assert.equal(await ok(box, ["rm", "-f", "busy"]), "busy\n");
-        assert.equal(await psRow(box, "busy"), undefined);
-      },
+      "rm of a running container is refused (one line); rm -f kills it; kill NAME sends KILL":
+        async () => {
+          await ok(box, ["run", "-d", "--name", "busy", "bb", "sleep", "1000"]);
+          const refused = await box.run(["rm", "busy"]);
+          assertOneError(refused, refused.code, /busy/);
+          assert.notEqual(refused.code, 0);
+          assert.match((await psRow(box, "busy", false))!, /Up/);
+          assert.equal(await ok(box, ["rm", "-f", "busy"]), "busy\n");
+          assert.equal(await psRow(box, "busy"), undefined);
+          // kill NAME: podman's default signal, KILL (runc's kill ID sends TERM).
+          await ok(box, [
+            "run",
+            "-d",
+            "--name",
+            "killed",
+            "bb",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 1000",
+          ]);
+          await ok(box, ["kill", "killed"]);
+          await eventually(
+            "killed",
+            async () =>
+              /Exited \(137\)/.test((await psRow(box, "killed")) ?? "") ? true : undefined,
+          );
+          await ok(box, ["rm", "killed"]);
+        },
 
       "--name taken: one error line, 125; the first container is untouched": async () => {
         await ok(box, ["run", "-d", "--name", "dup", "bb", "sleep", "1000"]);
