@@ -33,8 +33,9 @@ export async function run(args: string[]): Promise<number> {
   let refs = positionals;
   if (values.all) {
     if (refs.length) throw new UsageError("--all and image names exclude each other");
+    // One ref per entry: two entries of one image id (pulled and loaded, say, with different
+    // manifests) each take a removal by that id.
     refs = (await listImages(store)).map((i) => i.imageId);
-    refs = [...new Set(refs)];
   } else if (refs.length === 0) {
     throw new UsageError("expected at least one image; usage: ocibox rmi [flags] IMAGE...");
   }
