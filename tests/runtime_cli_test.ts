@@ -8,7 +8,7 @@ import { busyboxBundle, cgroupDir, withTempDir } from "./support/bundles.ts";
 import { MAIN_TS, ocibox, ociboxOk } from "./support/ocibox_cli.ts";
 import { peerTest } from "./support/peers.ts";
 
-const SCHEMA_DIR = new URL("../../shared/specs/runtime-spec/schema", import.meta.url);
+const SCHEMA_DIR = new URL("../../shared/specs/runtime-spec/schema/", import.meta.url);
 
 peerTest("spec and spec --rootless write runc's config.json (hostname and version aside)", {
   peers: ["runc"],
