@@ -256,9 +256,14 @@ export class RootfsWriter {
     return this.remember(path, fd);
   }
 
-  /** Caches `fd` as the directory at `path`; the writer owns and closes it. */
-  remember(path: string, fd: number): DirRef {
-    const ref = { fd, real: this.#realPath(fd) };
+  /**
+   * Caches `fd` as the directory at `path`; the writer owns and closes it. `real` is its
+   * symlink-free path when the caller knows it for certain (a directory it just opened by one
+   * name, O_NOFOLLOW, in a directory whose real path is known); otherwise it is read back
+   * from the kernel (a readlink of /proc/self/fd, one of the slower calls).
+   */
+  remember(path: string, fd: number, real?: string): DirRef {
+    const ref = { fd, real: real ?? this.#realPath(fd) };
     const old = this.#dirs.get(path);
     if (old !== undefined && old.fd !== fd) close(old.fd);
     this.#dirs.set(path, ref);
@@ -511,8 +516,9 @@ export class LayerApplier implements TarSink {
         mkdirat(pfd, base, 0o700);
       }
     }
+    // `base` is one name and not followed, in a directory whose real path is pdir.real.
     const fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    this.#w.remember(real, fd);
+    this.#w.remember(real, fd, real);
     this.#dirAttrs(fd, real, e, existed);
   }
 
