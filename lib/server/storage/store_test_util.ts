@@ -22,8 +22,7 @@ export function stream(...parts: (string | Uint8Array)[]): ReadableStream<Uint8A
 /** Awaits `fn`'s rejection with an instance of `cls` and returns the error. */
 export async function rejects<E extends Error>(
   fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  cls: new (...args: any[]) => E,
+  cls: new (...args: never[]) => E,
 ): Promise<E> {
   try {
     await fn();
