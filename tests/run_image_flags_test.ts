@@ -161,7 +161,8 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
         assert.deepEqual(await own.leftovers(), []);
       },
       "exit codes: the program's, 126 not executable, 127 not found, 125 ocibox's": async () => {
-        assert.equal((await run(["bb", "sh", "-c", "exit 3"])).code, 3);
+        const three = await run(["bb", "sh", "-c", "exit 3"]);
+        assert.equal(three.code, 3, three.stderr);
         const notExec = await run(["bb", "/usr/bin/not-executable"]);
         assert.equal(notExec.code, 126, notExec.stderr);
         assert.match(notExec.stderr, /^error: .*not-executable/m);
@@ -170,8 +171,10 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
         assert.match(notFound.stderr, /^error: .*no-such-command/m);
         const own = await run(["--memory", "1k", "bb", "true"]);
         assert.equal(own.code, 125, own.stderr);
-        assert.equal((await run(["bb", "sh", "-c", "kill -9 $$"])).code, 0); // pid 1 ignores it
-        assert.equal((await run(["--init", "bb", "sh", "-c", "kill -9 $$"])).code, 137);
+        const ignored = await run(["bb", "sh", "-c", "kill -9 $$"]);
+        assert.equal(ignored.code, 0, ignored.stderr); // pid 1 ignores it
+        const reaped = await run(["--init", "bb", "sh", "-c", "kill -9 $$"]);
+        assert.equal(reaped.code, 137, reaped.stderr);
       },
 
       "capabilities: podman's default set, --cap-add, --cap-drop, ALL": async () => {
