@@ -30,15 +30,20 @@ export async function startContainer(root: string, id: string): Promise<void> {
   const fd = openat(AT_FDCWD, fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   try {
     const buf = new Uint8Array(1);
-    for (let i = 0;; i++) {
-      let n = -1;
+    const released = (): boolean => {
       try {
-        n = readFd(fd, buf);
+        return readFd(fd, buf) === 1;
       } catch (e) {
         if (!(e instanceof ErrnoError && e.errno === Errno.EAGAIN)) throw e;
+        return false;
       }
-      if (n === 1) break;
-      if (!isAlive(record)) {
+    };
+    for (let i = 0;; i++) {
+      if (released()) break;
+      // Read once more after seeing init gone: between the read and the check it may have
+      // written its byte, exec'd and already exited (`true` on a busy machine). The byte
+      // stays in the pipe, so a released init is never taken for one that died waiting.
+      if (!isAlive(record) && !released()) {
         throw new OciboxError("INIT", `container ${JSON.stringify(id)} init exited before start`);
       }
       await sleep(i < 100 ? 1 : 10);
