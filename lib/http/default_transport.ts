@@ -12,10 +12,16 @@
  * @module
  */
 import { readCertDir } from "./cert_dir.ts";
-import { fetchTransport } from "./fetch_transport.ts";
 import { h1Transport } from "./h1_transport.ts";
-import { insecureTransport } from "./insecure_transport.ts";
+import { lazyTransport } from "./lazy_transport.ts";
 import type { HttpRequest, HttpTransport, TlsOptions } from "./types.ts";
+
+// fetch's and node's transports are loaded when a request needs them (a proxy, https without
+// verification): most commands never do, and their modules cost start-up.
+const fetchTransport = (tls: TlsOptions) =>
+  lazyTransport(async () => (await import("./fetch_transport.ts")).fetchTransport(tls));
+const insecureTransport = (tls: TlsOptions) =>
+  lazyTransport(async () => (await import("./insecure_transport.ts")).insecureTransport(tls));
 
 const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
 

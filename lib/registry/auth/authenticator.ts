@@ -25,14 +25,12 @@ import type { HttpRequest, HttpResponse } from "../../http/types.ts";
 import { quote } from "../../report/safe_text.ts";
 import { registryErrorFrom } from "../response_error.ts";
 import { type Challenge, parseChallenges, pickChallenge } from "./challenge.ts";
-import { type Credentials, lookupCredentials } from "./credentials.ts";
-import {
-  basicHeader,
-  type BearerToken,
-  parseTokenResponse,
-  tokenGetRequest,
-  tokenPostRequest,
-} from "./token.ts";
+import type { Credentials } from "./credentials.ts";
+import type { BearerToken } from "./token.ts";
+
+// The auth files, credential helpers and the token messages are loaded when a registry asks for
+// authentication: an anonymous pull or inspect needs none of them.
+const tokenModule = () => import("./token.ts");
 
 const TOKEN_BODY_LIMIT = 1 << 20;
 
@@ -106,10 +104,11 @@ export class Authenticator {
   /** The credentials for this host: given, or looked up once in the auth files. */
   credentials(): Promise<Credentials | undefined> {
     const o = this.#options;
-    this.#credentials ??= o.credentials ? Promise.resolve(o.credentials) : lookupCredentials(
-      o.host,
-      { authFile: o.authFile, repository: o.repository, env: o.env },
-    );
+    this.#credentials ??= o.credentials
+      ? Promise.resolve(o.credentials)
+      : import("./credentials.ts").then(({ lookupCredentials }) =>
+        lookupCredentials(o.host, { authFile: o.authFile, repository: o.repository, env: o.env })
+      );
     return this.#credentials;
   }
 
@@ -132,7 +131,8 @@ export class Authenticator {
     if (!challenge) return undefined;
     if (challenge.scheme === "basic") {
       const creds = await this.credentials();
-      return creds && "password" in creds ? basicHeader(creds.username, creds.password) : undefined;
+      if (!creds || !("password" in creds)) return undefined;
+      return (await tokenModule()).basicHeader(creds.username, creds.password);
     }
     const cached = this.#tokens.get(scope);
     if (cached && cached.expiresAt > this.#now()) return `Bearer ${cached.token}`;
@@ -159,7 +159,7 @@ export class Authenticator {
     if (challenge.scheme === "basic") {
       const creds = await this.credentials();
       if (!creds || !("password" in creds)) return undefined;
-      const header = basicHeader(creds.username, creds.password);
+      const header = (await tokenModule()).basicHeader(creds.username, creds.password);
       if (header === sent) {
         await res.body?.cancel().catch(() => {});
         throw this.wrongCredentials();
@@ -224,6 +224,7 @@ export class Authenticator {
         `registry ${host}: refusing to send credentials to ${realm.origin} over plain http`,
       );
     }
+    const { tokenGetRequest, tokenPostRequest } = await tokenModule();
     const params = { service: challenge.params.service, scopes };
     const identityToken = creds && "identityToken" in creds ? creds.identityToken : undefined;
     const refresh = identityToken ?? this.#refreshToken;
@@ -296,6 +297,7 @@ export class Authenticator {
       body.set(p, off);
       off += p.length;
     }
+    const { parseTokenResponse } = await tokenModule();
     const token = parseTokenResponse(body, this.#now(), `${realm.origin}${realm.pathname}`);
     if (token.refreshToken) this.#refreshToken = token.refreshToken;
     return token;
