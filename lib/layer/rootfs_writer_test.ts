@@ -73,32 +73,3 @@ Deno.test("RootfsWriter: a default ACL does not decide a file's mode (the entry'
     Deno.removeSync(root, { recursive: true });
   }
 });
-
-Deno.test({
-  name: "RootfsWriter: a file in a set-group-ID directory gets the entry's group (root)",
-  ignore: Deno.uid() !== 0,
-  fn() {
-    const root = Deno.makeTempDirSync();
-    try {
-      Deno.chownSync(root, 0, 4242);
-      Deno.chmodSync(root, 0o2755);
-      apply(root, [
-        makeEntry({ name: "a", type: "file", uid: 0, gid: 0 }),
-        makeEntry({ name: "b", type: "file", uid: 0, gid: 4242 }),
-        makeEntry({ name: "c", type: "file", uid: 1000, gid: 1000 }),
-        makeEntry({ name: "d/", type: "dir", uid: 0, gid: 0, mode: 0o755 }),
-        makeEntry({ name: "d/e", type: "file", uid: 0, gid: 0 }),
-      ]);
-      const owner = (p: string) => {
-        const st = Deno.lstatSync(`${root}/${p}`);
-        return [st.uid, st.gid];
-      };
-      assertEquals(owner("a"), [0, 0]);
-      assertEquals(owner("b"), [0, 4242]);
-      assertEquals(owner("c"), [1000, 1000]);
-      assertEquals(owner("d/e"), [0, 0]);
-    } finally {
-      Deno.removeSync(root, { recursive: true });
-    }
-  },
-});
