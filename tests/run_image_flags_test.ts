@@ -73,7 +73,10 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
     const sh = async (flags: string[], script: string, options?: Parameters<Box["run"]>[1]) =>
       ok(await run([...flags, "bb", "sh", "-c", script], options), `${flags.join(" ")} ${script}`);
 
-    // The longest first (own boxes that pull, many runs), so the pool ends together.
+    // One case at a time: with three at once on a loaded 2-CPU machine, a container's program
+    // was seen, rarely, to run and exit before `start` read the exec FIFO ("init exited before
+    // start (exit code 0)"); an open defect of concurrent runs, noted in the issue, not hidden
+    // here for good.
     await runCases({
       "--pull never|missing|always": async () => {
         const own = await newBox(fx);
@@ -548,7 +551,7 @@ peerTest("run IMAGE: every flag, checked from inside the container", {
           assert.equal(text, `got-${signal}\n`);
         }
       },
-    });
+    }, 1);
     assert.deepEqual(await box.leftovers(), []);
   } finally {
     for (const b of boxes) await b.close();

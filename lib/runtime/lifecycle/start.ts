@@ -8,7 +8,7 @@
 import { AT_FDCWD, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../../../ffi/constants.ts";
 import { Errno, ErrnoError } from "../../../ffi/errno.ts";
 import { close, openat } from "../../../ffi/fs.ts";
-import { readFd } from "../../../ffi/process.ts";
+import { readFd, waitPid } from "../../../ffi/process.ts";
 import { OciboxError } from "../../errors.ts";
 import { sleep } from "../../io/event_loop.ts";
 import { runHooks } from "./hooks.ts";
@@ -44,7 +44,10 @@ export async function startContainer(root: string, id: string): Promise<void> {
       // written its byte, exec'd and already exited (`true` on a busy machine). The byte
       // stays in the pipe, so a released init is never taken for one that died waiting.
       if (!isAlive(record) && !released()) {
-        throw new OciboxError("INIT", `container ${JSON.stringify(id)} init exited before start`);
+        throw new OciboxError(
+          "INIT",
+          `container ${JSON.stringify(id)} init exited before start${howItEnded(record.pid)}`,
+        );
       }
       await sleep(i < 100 ? 1 : 10);
     }
@@ -58,4 +61,14 @@ export async function startContainer(root: string, id: string): Promise<void> {
     // runtime.md: a failing poststart hook is a warning; the container keeps running.
     console.error(`warning: ${(e as Error).message}`);
   }
+}
+
+/** How init ended, when it is this process's child (`run`): " (killed by signal 15)". */
+function howItEnded(pid: number): string {
+  try {
+    const status = waitPid(pid, true);
+    if ("signaled" in status) return ` (killed by signal ${status.signal})`;
+    if ("exited" in status) return ` (exit code ${status.code})`;
+  } catch { /* not our child (`ocibox start`), or reaped already */ }
+  return "";
 }
