@@ -8,83 +8,28 @@
  */
 import assert from "node:assert/strict";
 import { buildTar, writeImage, type WrittenImage } from "./support/images.ts";
-import { MAIN_TS, ociboxOk } from "./support/ocibox_cli.ts";
+import { ociboxOk } from "./support/ocibox_cli.ts";
+import { type Serve, startServe } from "./support/ocibox_serve.ts";
 import { peerTest, run, runPeer } from "./support/peers.ts";
 import { testPki } from "./support/test_pki.ts";
 
-interface Serve {
-  child: Deno.ChildProcess;
-  url: string;
-  host: string;
-  root: string;
-  /** stderr (access log) so far. */
-  log(): string;
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
-}
-
-/** Starts `ocibox serve --addr 127.0.0.1:0 ARGS` on `root` and waits for its address. */
-async function startServe(root: string, args: string[] = []): Promise<Serve> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-lock",
-      MAIN_TS,
-      "serve",
-      "--root",
-      root,
-      "--addr",
-      "127.0.0.1:0",
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let errText = "";
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stderr) errText += dec.decode(chunk, { stream: true });
-  })().catch(() => {});
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  const deadline = Date.now() + 30_000;
-  while (!/listening on (\S+)\n/.test(out)) {
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${out} ${errText}`);
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`serve exited: ${errText}`);
-    out += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const url = /listening on (\S+)\n/.exec(out)![1];
-  return {
-    child,
-    url,
-    host: url.replace(/^https?:\/\//, ""),
-    root,
-    log: () => errText,
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      return await child.status;
-    },
-  };
+/** `ocibox serve` on `root` (kept for the checks that read repositories as OCI layouts). */
+async function serveOn(root: string, args: string[] = []): Promise<Serve & { root: string }> {
+  return { ...(await startServe(["--root", root, ...args])), root };
 }
 
 async function withServe(
-  fn: (s: Serve, tmp: string) => Promise<void>,
+  fn: (s: Serve & { root: string }, tmp: string) => Promise<void>,
   args: string[] = [],
 ): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "ocibox-serve-interop-" });
-  const s = await startServe(`${tmp}/root`, args);
+  const s = await serveOn(`${tmp}/root`, args);
   try {
     await fn(s, tmp);
   } finally {
     const status = await s.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    assert.equal(status.code, 0, `serve exit after SIGTERM: ${s.log().slice(-2000)}`);
+    assert.equal(status.code, 0, `serve exit after SIGTERM: ${s.stderr().slice(-2000)}`);
   }
 }
 
@@ -158,7 +103,7 @@ peerTest("skopeo: push, inspect, list-tags, pull, delete; the repository is an O
     const after = await skopeo(["list-tags", "--tls-verify=false", `docker://${s.host}/team/app`]);
     assert.deepEqual(JSON.parse(after).Tags, []);
     assert.match(
-      s.log(),
+      s.stderr(),
       /http\.request\.method=PUT http\.request\.uri=\/v2\/team\/app\/manifests\/v1 .*status=201/,
     );
   });
@@ -307,7 +252,7 @@ peerTest(
     const tmp = await Deno.makeTempDir({ prefix: "ocibox-serve-kill-" });
     try {
       const img = await fixture(`${tmp}/src`, "v1", 4, 3_000_000);
-      let s = await startServe(`${tmp}/root`);
+      let s = await serveOn(`${tmp}/root`);
       const push = runPeer(
         "skopeo",
         ["copy", ...PLAIN, img.ref, `docker://${s.host}/kill/img:v1`],
@@ -317,7 +262,7 @@ peerTest(
       );
       // Kill once the first blob has been asked for.
       const deadline = Date.now() + 30_000;
-      while (!/blobs\/uploads/.test(s.log()) && Date.now() < deadline) {
+      while (!/blobs\/uploads/.test(s.stderr()) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       await s.stop("SIGKILL");
@@ -332,7 +277,7 @@ peerTest(
           .map((b) => b.toString(16).padStart(2, "0")).join("");
         assert.equal(hex, e.name);
       }
-      s = await startServe(`${tmp}/root`);
+      s = await serveOn(`${tmp}/root`);
       try {
         await skopeo(["copy", ...PLAIN, img.ref, `docker://${s.host}/kill/img:v1`]);
         const inspect = JSON.parse(

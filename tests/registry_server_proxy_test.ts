@@ -9,65 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { buildTar, sha256Digest, writeImage, type WrittenImage } from "./support/images.ts";
-import { spawnOcibox } from "./support/ocibox_cli.ts";
+import { type Serve, startServe } from "./support/ocibox_serve.ts";
 import { peerTest, runPeer } from "./support/peers.ts";
 import { type Registry, startRegistry } from "./support/registry.ts";
 
 const PEERS = { peers: ["docker-registry", "skopeo"] };
-
-/** A running `ocibox serve`. */
-interface Serve {
-  /** `127.0.0.1:PORT` */
-  host: string;
-  /** What it wrote to stderr so far (access log, proxy lines). */
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
-async function startServe(args: string[]): Promise<Serve> {
-  const child = spawnOcibox(["serve", "--addr", "127.0.0.1:0", ...args]);
-  const dec = new TextDecoder();
-  let err = "";
-  const errDone = (async () => {
-    for await (const c of child.stderr) err += dec.decode(c, { stream: true });
-  })();
-  const reader = child.stdout.getReader();
-  let out = "";
-  const deadline = Date.now() + 30_000;
-  let host: string | undefined;
-  while (!host) {
-    const timer = new Promise<"timeout">((r) =>
-      setTimeout(() => r("timeout"), Math.max(0, deadline - Date.now()))
-    );
-    const r = await Promise.race([reader.read(), timer]);
-    if (r === "timeout" || r.done) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await child.status;
-      await errDone;
-      throw new Error(`ocibox serve did not start: ${out}\n${err}`);
-    }
-    out += dec.decode(r.value, { stream: true });
-    const m = /listening on https?:\/\/([^\s/]+)/.exec(out);
-    if (m) host = m[1];
-  }
-  // Keep draining stdout so the server never blocks on a full pipe.
-  const outDone = (async () => {
-    for (;;) if ((await reader.read()).done) break;
-  })();
-  return {
-    host,
-    stderr: () => err,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-      await Promise.all([outDone, errDone]);
-    },
-  };
-}
 
 function skopeo(args: string[], timeoutSeconds = 120) {
   return runPeer("skopeo", ["--insecure-policy", ...args], { timeoutSeconds });

@@ -21,7 +21,8 @@ export interface Serve {
   url: string;
   /** What it wrote to stderr so far (access log). */
   stderr(): string;
-  stop(): Promise<void>;
+  /** Sends `signal` (default SIGTERM) and waits for the server to exit. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
 /** Starts `ocibox serve --addr 127.0.0.1:0 ARGS...`; throws with its output when it fails. */
@@ -62,12 +63,13 @@ export async function startServe(args: string[], timeoutMs = 30_000): Promise<Se
     host: match[2],
     url: match[1],
     stderr: () => err,
-    async stop() {
+    async stop(signal: Deno.Signal = "SIGTERM") {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch { /* gone */ }
-      await child.status;
+      const status = await child.status;
       await Promise.all([outDone, errDone]);
+      return status;
     },
   };
 }
