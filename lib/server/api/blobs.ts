@@ -68,13 +68,9 @@ async function readBlob(
   const head = req.method === "HEAD";
   const fallback = ctx.hooks.fallback?.handles(name) ? ctx.hooks.fallback : undefined;
   let visible = await ctx.store.repositoryHasBlob(name, digest);
-  if (!visible && fallback && (await ctx.store.statBlob(digest)) !== undefined) {
-    // A proxied repository sees every stored blob (it came from the upstream or a push). Made
-    // visible for good, or a client that skips the upload after this HEAD gets
-    // MANIFEST_BLOB_UNKNOWN for its manifest.
-    visible = true;
-    await ctx.store.linkBlob(name, digest).catch(() => {});
-  }
+  // A proxied repository sees every stored blob (it came from the upstream or a push); a
+  // manifest PUT there links what it references (manifests.ts' putWithFallback).
+  if (!visible && fallback) visible = (await ctx.store.statBlob(digest)) !== undefined;
   if (!visible) {
     if (fallback) {
       const served = await fallback.blob({
