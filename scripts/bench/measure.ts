@@ -121,3 +121,45 @@ export function median(xs: readonly number[]): number {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+/**
+ * Runs `cmd` and polls its own VmHWM every millisecond (children excluded: for ocibox that is
+ * the CLI alone, not the container init it spawns); returns the peak in KiB, null when it was
+ * never read. A rise in the last millisecond before exit can be missed.
+ *
+ * @throws {CommandFailed} when `cmd` fails.
+ */
+export async function ownPeakRssKb(
+  cmd: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<number | null> {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let peak: number | null = null;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      try {
+        const m = Deno.readTextFileSync(`/proc/${child.pid}/status`).match(/^VmHWM:\s+(\d+) kB/m);
+        if (m) peak = Math.max(peak ?? 0, Number(m[1]));
+      } catch {
+        // exited
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  const out = await child.output();
+  polling = false;
+  await poller;
+  if (!out.success) {
+    const text = new TextDecoder();
+    throw new CommandFailed(cmd, out.code, text.decode(out.stderr) + text.decode(out.stdout));
+  }
+  return peak;
+}

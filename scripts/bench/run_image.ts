@@ -30,7 +30,7 @@
  */
 import { startRegistry } from "../../tests/support/registry.ts";
 import { ensureFixture } from "./fixtures.ts";
-import { CommandFailed, measure, rssMethod } from "./measure.ts";
+import { CommandFailed, measure, ownPeakRssKb, rssMethod } from "./measure.ts";
 import {
   renderRunImageMarkdown,
   renderRunImageText,
@@ -83,36 +83,6 @@ async function timeOnce(cmd: string[]): Promise<number> {
   const t = performance.now();
   await output(cmd);
   return performance.now() - t;
-}
-
-/** Runs `cmd`, polling its own VmHWM every ms (children excluded); peak KiB. */
-async function ownPeakRssKb(cmd: string[]): Promise<number | null> {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let peak: number | null = null;
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      try {
-        const m = Deno.readTextFileSync(`/proc/${child.pid}/status`).match(/^VmHWM:\s+(\d+) kB/m);
-        if (m) peak = Math.max(peak ?? 0, Number(m[1]));
-      } catch {
-        // exited
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  })();
-  const out = await child.output();
-  polling = false;
-  await poller;
-  if (!out.success) {
-    throw new CommandFailed(cmd, out.code, decoder.decode(out.stderr) + decoder.decode(out.stdout));
-  }
-  return peak;
 }
 
 async function isMountpoint(dir: string): Promise<boolean> {

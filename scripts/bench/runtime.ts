@@ -29,7 +29,14 @@
  * ```
  * @module
  */
-import { CommandFailed, measure, median, type RssMethod, rssMethod } from "./measure.ts";
+import {
+  CommandFailed,
+  measure,
+  median,
+  ownPeakRssKb,
+  type RssMethod,
+  rssMethod,
+} from "./measure.ts";
 import {
   type CycleResult,
   emptyCycle,
@@ -149,42 +156,6 @@ async function timeOnce(cmd: string[], cwd: string, env?: Record<string, string>
   return ms;
 }
 
-/**
- * Runs `cmd` and polls its own VmHWM every millisecond (children excluded: for ocibox that is
- * the CLI alone, not the container init it spawns); returns the peak in KiB. A rise in the last
- * millisecond before exit can be missed.
- */
-async function pollPeakRss(cmd: string[], cwd: string, env?: Record<string, string>) {
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    cwd,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let peak: number | null = null;
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      try {
-        const m = Deno.readTextFileSync(`/proc/${child.pid}/status`).match(/^VmHWM:\s+(\d+) kB/m);
-        if (m) peak = Math.max(peak ?? 0, Number(m[1]));
-      } catch {
-        // exited
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  })();
-  const out = await child.output();
-  polling = false;
-  await poller;
-  if (!out.success) {
-    throw new CommandFailed(cmd, out.code, decoder.decode(out.stderr) + decoder.decode(out.stdout));
-  }
-  return peak;
-}
-
 /** Times `tools` in `bundle`, alternating them per iteration, then measures peak RSS. */
 export async function benchRuntime(
   tools: readonly RuntimeTool[],
@@ -218,7 +189,7 @@ export async function benchRuntime(
   for (const t of tools) {
     let own: number | null = null, tree: number | null = null;
     for (let i = 0; i < opts.rssRuns; i++) {
-      const kb = await pollPeakRss(t.command(`bench-${++n}`), opts.bundle, t.env);
+      const kb = await ownPeakRssKb(t.command(`bench-${++n}`), { cwd: opts.bundle, env: t.env });
       if (kb !== null) own = Math.max(own ?? 0, kb);
       if (method === "gnu-time") {
         // measure() takes no environment: pass it through env(1), which execs the tool.
